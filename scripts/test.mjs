@@ -1,0 +1,29 @@
+// Runs every compiled test file under node's built-in test runner, with c8 line coverage of src/.
+// Usage: node scripts/test.mjs [substring-filter ...]
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+
+function walk(dir, out = []) {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) walk(p, out);
+    else if (name.endsWith('.test.js')) out.push(p);
+  }
+  return out;
+}
+
+const filters = process.argv.slice(2);
+const files = walk('dist/test').sort().filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
+if (files.length === 0) {
+  console.error('no test files matched');
+  process.exit(2);
+}
+const coverage = filters.length === 0 && process.env.CLAWGUARD_NO_COVERAGE !== '1';
+const nodeArgs = ['--test', '--test-reporter=spec', '--test-concurrency=2', ...files];
+const cmd = coverage
+  ? ['node_modules/.bin/c8', '--check-coverage', '--lines', '80', '--reporter=text-summary', '--reporter=json-summary',
+     '--include', 'src/**', '--exclude', 'test/**', '--exclude', 'bench/**', '--exclude-after-remap', process.execPath, ...nodeArgs]
+  : [process.execPath, ...nodeArgs];
+const r = spawnSync(cmd[0], cmd.slice(1), { stdio: 'inherit', env: { ...process.env, CLAWGUARD_TEST: '1' } });
+process.exit(r.status ?? 1);

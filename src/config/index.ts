@@ -1,0 +1,7 @@
+export type * from './types.js';
+export { ConfigError, parseConfig, parseConfigText, loadConfigFile, findConfigFile } from './load.js';
+export type { ConfigProblem } from './problems.js';
+export { didYouMean } from './problems.js';
+export { embeddedDefaults, STARTER_CONFIG } from './defaults.js';
+export { parseDurationSeconds, parseRotation, rotationMaxIntervalSeconds, type RotationSchedule } from './durations.js';
+export { DEFAULT_HOST, DEFAULT_PORT } from './normalize.js';

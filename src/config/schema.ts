@@ -1,0 +1,279 @@
+/**
+ * The raw schema of clawguard.json: the seed articles' spellings (kebab-case keys such as
+ * `auto-destroy`, `max-duration`) plus clawguard's own keys. Every object is strict, so an
+ * unknown key is an error (with a did-you-mean, see errors.ts).
+ */
+import { z } from 'zod';
+import { parseDurationSeconds, parseRotation } from './durations.js';
+
+const seconds = z.union([z.number(), z.string()]).superRefine((v, ctx) => {
+  if (parseDurationSeconds(v) === undefined) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a positive number of seconds, got ${JSON.stringify(v)}` });
+  }
+});
+
+const positiveInt = (what: string) =>
+  z.unknown().superRefine((v, ctx) => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a positive integer (${what}), got ${JSON.stringify(v)}` });
+    }
+  }) as unknown as z.ZodType<number>;
+
+const nonNegativeInt = (what: string) =>
+  z.unknown().superRefine((v, ctx) => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a non-negative integer (${what}), got ${JSON.stringify(v)}` });
+    }
+  }) as unknown as z.ZodType<number>;
+
+const toolRule = z.union([
+  z.string().min(1),
+  z
+    .object({
+      tool: z.string().min(1),
+      /** Glob patterns on the path argument (fs.*). */
+      paths: z.array(z.string().min(1)).optional(),
+      /** Host patterns on the URL argument (http.fetch). */
+      hosts: z.array(z.string().min(1)).optional(),
+      /** Allowed argv[0] values (exec.run). */
+      commands: z.array(z.string().min(1)).optional(),
+    })
+    .strict(),
+]);
+
+const fileAccess = z
+  .object({
+    allowedPaths: z.array(z.string().min(1)).default([]),
+    blockedPaths: z.array(z.string().min(1)).default([]),
+  })
+  .strict();
+
+const networkAccess = z
+  .object({
+    allowedDomains: z.array(z.string().min(1)).default([]),
+    blockedDomains: z.array(z.string().min(1)).default([]),
+    /** Hosts or CIDRs reachable even though private or loopback (e.g. a local model server). */
+    allowPrivate: z.array(z.string().min(1)).default([]),
+  })
+  .strict();
+
+export const sandboxSchema = z
+  .object({
+    mode: z.enum(['strict', 'standard', 'off']).default('strict'),
+    isolationLevel: z.enum(['process-level', 'thread-level']).optional(),
+    fileAccess: fileAccess.optional(),
+    networkAccess: networkAccess.optional(),
+    exec: z
+      .object({
+        envAllow: z.array(z.string()).optional(),
+        timeoutMs: positiveInt('milliseconds').optional(),
+        maxOutputBytes: positiveInt('bytes').optional(),
+        cpuSeconds: positiveInt('seconds').optional(),
+        addressSpaceMb: positiveInt('MiB').optional(),
+        processes: positiveInt('processes').optional(),
+        fileSizeMb: positiveInt('MiB').optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export const profileSchema = z
+  .object({
+    runtime: z.enum(['thread', 'thread-bound', 'session']).default('thread-bound'),
+    model: z.string().min(1).optional(),
+    'auto-destroy': z.boolean().default(true),
+    timeout: seconds.optional(),
+    'max-duration': seconds.optional(),
+    'max-concurrent': positiveInt('concurrent runs').optional(),
+    deterministic: z.boolean().default(false),
+    entry: z.string().min(1).optional(),
+    isolation: z.enum(['thread', 'process']).optional(),
+    memoryMb: positiveInt('MiB').optional(),
+    queueLimit: nonNegativeInt('queued runs').optional(),
+    warmPool: nonNegativeInt('warm instances').optional(),
+    maxSteps: positiveInt('model steps').optional(),
+    maxOutputBytes: positiveInt('bytes').optional(),
+    workspace: z.string().min(1).optional(),
+    sensitive: z.boolean().optional(),
+    trustLevel: z.enum(['trusted', 'limited', 'restricted']).optional(),
+    capabilities: z.array(z.string()).optional(),
+    session: z
+      .object({ idleTimeout: seconds.optional(), maxAge: seconds.optional() })
+      .strict()
+      .optional(),
+    tools: z
+      .object({ allow: z.array(toolRule).default([]), deny: z.array(toolRule).default([]) })
+      .strict()
+      .optional(),
+    sandbox: sandboxSchema.optional(),
+  })
+  .strict();
+
+export const secretSources = [
+  'local', 'env', 'file', 'exec',
+  'vault', 'hashiCorp-vault', 'hashicorp-vault',
+  'secrets-manager', 'aws-secrets-manager', 'aws-kms',
+] as const;
+
+export const secretSchema = z
+  .object({
+    provider: z.enum(['external', 'local']).default('external'),
+    source: z.enum(secretSources),
+    rotation: z
+      .string()
+      .superRefine((v, ctx) => {
+        if (!parseRotation(v)) {
+          ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected hourly, daily, weekly, monthly, a duration like "36h" or a cron expression, got ${JSON.stringify(v)}` });
+        }
+      })
+      .optional(),
+    agents: z.array(z.string().min(1)).optional(),
+    allowedHosts: z.array(z.string().min(1)).optional(),
+    gracePeriod: seconds.optional(),
+    cacheTtl: seconds.optional(),
+    // connection settings, per source
+    env: z.string().optional(),
+    file: z.string().optional(),
+    pointer: z.string().optional(),
+    command: z.string().optional(),
+    args: z.array(z.string()).optional(),
+    id: z.string().optional(),
+    timeoutMs: positiveInt('milliseconds').optional(),
+    address: z.string().optional(),
+    namespace: z.string().optional(),
+    mount: z.string().optional(),
+    path: z.string().optional(),
+    field: z.string().optional(),
+    auth: z
+      .object({ method: z.enum(['token', 'approle']), tokenEnv: z.string().optional(), roleId: z.string().optional(), secretIdEnv: z.string().optional() })
+      .strict()
+      .optional(),
+    region: z.string().optional(),
+    secretId: z.string().optional(),
+    versionStage: z.string().optional(),
+    keyId: z.string().optional(),
+    endpoint: z.string().optional(),
+    generator: z.object({ length: positiveInt('bytes').optional(), prefix: z.string().optional() }).strict().optional(),
+  })
+  .strict();
+
+const modelProviderSchema = z
+  .object({
+    type: z.enum(['openai-compatible', 'anthropic']),
+    baseUrl: z.string().url(),
+    /** Environment variable holding the API key (resolved by the gateway, never given to agents). */
+    apiKeyEnv: z.string().min(1).optional(),
+    /** Name of a secret under `secrets` holding the API key. */
+    apiKeySecret: z.string().min(1).optional(),
+    timeoutMs: positiveInt('milliseconds').optional(),
+    headers: z.record(z.string()).optional(),
+  })
+  .strict();
+
+const metricList = <T extends string>(names: readonly [T, ...T[]]) => z.object({ metrics: z.array(z.enum(names)).default([]) }).strict();
+
+export const threadBoundMetricNames = ['execution-time', 'resource-usage', 'error-rate', 'timeout-count'] as const;
+export const secretMetricNames = ['access-count', 'rotation-status', 'exposure-risk'] as const;
+
+export const monitoringSchema = z
+  .object({
+    'thread-bound-agents': metricList(threadBoundMetricNames).optional(),
+    secrets: metricList(secretMetricNames).optional(),
+    baseline: z
+      .object({
+        enabled: z.boolean().default(true),
+        sampleWindow: z.string().superRefine((v, ctx) => {
+          if (parseDurationSeconds(v) === undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a window such as "1-hour" or "15m", got ${JSON.stringify(v)}` });
+        }).default('1-hour'),
+        alertThreshold: z
+          .object({ statisticalDeviation: z.number().positive().default(3), anomalyScore: z.number().min(0).max(1).default(0.8) })
+          .strict()
+          .default({}),
+      })
+      .strict()
+      .optional(),
+    telemetry: z
+      .object({
+        enableDiagnostics: z.boolean().default(false),
+        captureAllRequests: z.boolean().default(false),
+        exportFormat: z.enum(['JSON-Lines', 'jsonl']).default('JSON-Lines'),
+        /** File path, or "-" for stdout. Default: <state-dir>/telemetry.jsonl */
+        output: z.string().optional(),
+      })
+      .strict()
+      .optional(),
+    metrics: z.object({ public: z.boolean().default(true) }).strict().optional(),
+  })
+  .strict();
+
+export const zeroTrustSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    enforcement: z.enum(['strict', 'permissive']).default('strict'),
+    policies: z
+      .object({
+        agentCommunication: z
+          .object({ requireAuthentication: z.boolean().default(true), encryptAllTraffic: z.boolean().default(false), signAllRequests: z.boolean().default(false) })
+          .strict()
+          .default({}),
+        externalAPI: z
+          .object({ validateAllRequests: z.boolean().default(true), rateLimit: z.boolean().default(false), auditLog: z.boolean().default(true) })
+          .strict()
+          .default({}),
+        dataAccess: z
+          .object({ principleOfLeastPrivilege: z.boolean().default(true), dynamicPermissions: z.boolean().default(false), sessionTokenRotation: z.boolean().default(false) })
+          .strict()
+          .default({}),
+      })
+      .strict()
+      .default({}),
+    rateLimit: z.object({ requestsPerSecond: z.number().positive().default(20), burst: positiveInt('requests').default(40) }).strict().optional(),
+    clockSkewSeconds: positiveInt('seconds').optional(),
+    sessionTokenTtl: seconds.optional(),
+  })
+  .strict();
+
+export const gatewaySchema = z
+  .object({
+    host: z.string().min(1).optional(),
+    port: z.number().int().min(0).max(65535).optional(),
+    bodyLimitBytes: positiveInt('bytes').optional(),
+    shutdownGraceSeconds: seconds.optional(),
+    tls: z.object({ cert: z.string().optional(), key: z.string().optional(), auto: z.boolean().optional() }).strict().optional(),
+  })
+  .strict();
+
+export const rootSchema = z
+  .object({
+    $schema: z.string().optional(),
+    gateway: gatewaySchema.optional(),
+    agents: z.record(profileSchema).optional(),
+    models: z.record(modelProviderSchema).optional(),
+    secrets: z.record(secretSchema).optional(),
+    monitoring: monitoringSchema.optional(),
+    sandbox: sandboxSchema.optional(),
+    security: z.object({ zeroTrust: zeroTrustSchema.optional() }).strict().optional(),
+    audit: z
+      .object({
+        retentionDays: positiveInt('days').optional(),
+        checkpointEvery: positiveInt('events').optional(),
+        checkpointSeconds: positiveInt('seconds').optional(),
+      })
+      .strict()
+      .optional(),
+    policy: z.object({ dir: z.string().optional() }).strict().optional(),
+    runtime: z
+      .object({
+        warmPool: nonNegativeInt('warm instances').optional(),
+        queueLimit: nonNegativeInt('queued runs').optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export type RawConfig = z.infer<typeof rootSchema>;
+export type RawProfile = z.infer<typeof profileSchema>;
+export type RawSandbox = z.infer<typeof sandboxSchema>;
+export type RawSecret = z.infer<typeof secretSchema>;
