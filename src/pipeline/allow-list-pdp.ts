@@ -1,0 +1,68 @@
+/**
+ * The minimal decision point of the spine: a tool is allowed only when the principal's profile
+ * lists it in `tools.allow` (and not in `tools.deny`); everything else is denied by default.
+ * The Cedar PDP replaces this; the semantics of the config tier stay the same.
+ */
+import { matchesGlob } from 'node:path';
+import type { ProfileConfig, ToolRule } from '../config/index.js';
+import type { ActionRequest, Decision, DecisionPoint } from './types.js';
+
+function argString(args: unknown, key: string): string | undefined {
+  if (args && typeof args === 'object' && key in args) {
+    const v = (args as Record<string, unknown>)[key];
+    return typeof v === 'string' ? v : undefined;
+  }
+  return undefined;
+}
+
+function hostOf(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    return new URL(url).hostname.toLowerCase();
+  } catch {
+    return undefined;
+  }
+}
+
+function hostMatches(host: string, pattern: string): boolean {
+  const p = pattern.toLowerCase();
+  if (p === '*') return true;
+  if (p.startsWith('*.')) return host.endsWith(p.slice(1)) && host.length > p.length - 1;
+  return host === p;
+}
+
+/** Whether a rule covers this call, including its argument constraints. */
+export function ruleMatches(rule: ToolRule, tool: string, args: unknown): boolean {
+  const toolOk = rule.tool === tool || rule.tool === '*' || (rule.tool.endsWith('.*') && tool.startsWith(rule.tool.slice(0, -1)));
+  if (!toolOk) return false;
+  if (rule.paths) {
+    const p = argString(args, 'path');
+    if (!p || !rule.paths.some((g) => matchesGlob(p, g))) return false;
+  }
+  if (rule.hosts) {
+    const h = hostOf(argString(args, 'url'));
+    if (!h || !rule.hosts.some((pat) => hostMatches(h, pat))) return false;
+  }
+  if (rule.commands) {
+    const argv = args && typeof args === 'object' ? (args as { argv?: unknown }).argv : undefined;
+    const cmd = Array.isArray(argv) && typeof argv[0] === 'string' ? argv[0] : undefined;
+    if (!cmd || !rule.commands.includes(cmd)) return false;
+  }
+  return true;
+}
+
+export class AllowListDecisionPoint implements DecisionPoint {
+  constructor(private readonly profiles: () => Record<string, ProfileConfig>) {}
+
+  decide(req: ActionRequest): Decision {
+    const profile = req.principal.profile ? this.profiles()[req.principal.profile] : undefined;
+    if (!profile) return { effect: 'deny', tier: 'default', policies: ['default-deny'], reasons: ['no profile grants anything to this principal'] };
+    const denied = profile.tools.deny.findIndex((r) => ruleMatches(r, req.tool, req.args));
+    if (denied >= 0) return { effect: 'deny', tier: 'config', policies: [`config:${profile.name}:deny:${denied}`], reasons: [`${req.tool} is in agents.${profile.name}.tools.deny`] };
+    const allowed = profile.tools.allow.findIndex((r) => ruleMatches(r, req.tool, req.args));
+    if (allowed >= 0) return { effect: 'allow', tier: 'config', policies: [`config:${profile.name}:allow:${allowed}`], reasons: [`${req.tool} is in agents.${profile.name}.tools.allow`] };
+    // The profile's own model is part of its definition: model.chat to it is allowed.
+    if (req.tool === 'model.chat' && profile.model) return { effect: 'allow', tier: 'config', policies: [`config:${profile.name}:model`], reasons: [`agents.${profile.name}.model is ${profile.model}`] };
+    return { effect: 'deny', tier: 'default', policies: ['default-deny'], reasons: [`${req.tool} is not in agents.${profile.name}.tools.allow`] };
+  }
+}

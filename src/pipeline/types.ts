@@ -1,0 +1,95 @@
+/**
+ * The one pipeline every agent action passes through (NIST SP 800-207 vocabulary):
+ * authenticate → build context (PIP) → decide (PDP) → audit (durable) → enforce (PEP) → observe.
+ * Each step is a seam with a named interface; later capabilities fill them.
+ */
+import type { IsolationLevel, TrustLevel } from '../config/index.js';
+
+/** How the action came in. They differ only in how identity is established. */
+export type Door = 'run' | 'http' | 'mcp' | 'plugin';
+
+/** Who is acting, as established by the door's authentication. */
+export interface Principal {
+  kind: 'run' | 'agent';
+  /** Registered agent id, or `run:<runId>` for a run-scoped identity. */
+  agentId: string;
+  runId?: string;
+  profile?: string;
+  trustLevel: TrustLevel;
+  capabilities: string[];
+  isolation?: IsolationLevel;
+  door: Door;
+}
+
+export interface ActionRequest {
+  principal: Principal;
+  tool: string;
+  args: unknown;
+  signal?: AbortSignal;
+}
+
+/** Policy information point output: everything a decision may depend on besides the request. */
+export interface DecisionContext {
+  time: string;
+  anomalyScore: number;
+  isolation?: IsolationLevel;
+  [key: string]: unknown;
+}
+
+export type Tier = 'local' | 'config' | 'default';
+
+export interface Decision {
+  effect: 'allow' | 'deny';
+  tier: Tier;
+  policies: string[];
+  reasons: string[];
+}
+
+export interface DecisionPoint {
+  decide(req: ActionRequest, ctx: DecisionContext): Decision | Promise<Decision>;
+}
+
+export interface ContextProvider {
+  build(req: ActionRequest): DecisionContext | Promise<DecisionContext>;
+}
+
+/** Re-checks, at call time, that the principal's credential is still valid (revocation, run ended). */
+export interface PrincipalVerifier {
+  verify(p: Principal): void | Promise<void>;
+}
+
+export interface AuditEventInput {
+  type: string;
+  agentId?: string;
+  runId?: string;
+  subject?: string;
+  action?: string;
+  resource?: string;
+  decision?: 'allow' | 'deny';
+  tier?: Tier;
+  policies?: string[];
+  payload?: Record<string, unknown>;
+}
+
+/** Resolves only once the event is durable; rejects if it cannot be written (the action is then denied). */
+export interface AuditSink {
+  record(event: AuditEventInput): Promise<void>;
+}
+
+export type ToolResult = { ok: true; result: unknown } | { ok: false; error: { code: string; message: string } };
+
+/** Applied to everything flowing back to agents (secret redaction plugs in here). */
+export interface OutputFilter {
+  filter(value: unknown): unknown;
+}
+
+export interface ToolCallContext {
+  principal: Principal;
+  signal?: AbortSignal;
+}
+
+/** The enforcement side: executes an allowed call (each tool applies its own guard too). */
+export interface ToolExecutor {
+  has(name: string): boolean;
+  execute(name: string, args: unknown, ctx: ToolCallContext): Promise<unknown>;
+}

@@ -1,0 +1,204 @@
+/**
+ * Thread isolation: a fresh V8 isolate (isolated-vm) per run, with its own heap limit. Agent
+ * code sees plain JavaScript and `ctx` only: no require, no process, no import (static imports
+ * fail at link time, dynamic import() is unsupported in the isolate), no timers, no sockets.
+ */
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import type IvmNs from 'isolated-vm';
+import { AGENT_PRELUDE } from './agent-bootstrap.js';
+import { type AgentInstance, type DestroyReason, type InstanceFactory, InstanceFailure, type InstanceJob, type InstanceResult, type ResourceUsage } from './instance.js';
+
+type Ivm = typeof IvmNs;
+let ivmModule: Ivm | undefined;
+let ivmError: string | undefined;
+function loadIvm(): Ivm | undefined {
+  if (ivmModule || ivmError) return ivmModule;
+  try {
+    // isolated-vm is a native addon and an optional dependency: without it, thread isolation is unavailable.
+    ivmModule = createRequire(import.meta.url)('isolated-vm') as Ivm;
+  } catch (e) {
+    ivmError = `isolated-vm could not be loaded: ${(e as Error).message.split('\n')[0]}`;
+  }
+  return ivmModule;
+}
+
+const MAX_CALL_ARGS_BYTES = 4 * 1024 * 1024;
+
+class IsolateInstance implements AgentInstance {
+  readonly isolation = 'thread' as const;
+  private _destroyed = false;
+  private destroyReason: DestroyReason | undefined;
+  private abortFn: IvmNs.Reference<() => void> | undefined;
+  private lastUsage: ResourceUsage = { cpuSeconds: 0, heapBytes: 0 };
+  private used = false;
+
+  constructor(
+    private readonly ivm: Ivm,
+    private readonly isolate: IvmNs.Isolate,
+    private readonly context: IvmNs.Context,
+    private readonly reusable: boolean,
+    private readonly onDestroyed: () => void,
+  ) {}
+
+  get destroyed(): boolean {
+    return this._destroyed;
+  }
+
+  /** Never blocks: the sync heap-statistics call would wait on an isolate that is spinning. */
+  usage(): ResourceUsage {
+    return this.lastUsage;
+  }
+
+  private readCpu(): number {
+    try {
+      return Number(this.isolate.cpuTime) / 1e9;
+    } catch {
+      return this.lastUsage.cpuSeconds;
+    }
+  }
+
+  private async sampleUsage(): Promise<void> {
+    try {
+      const h = await this.isolate.getHeapStatistics();
+      this.lastUsage = { cpuSeconds: this.readCpu(), heapBytes: h.used_heap_size + h.externally_allocated_size };
+    } catch {
+      /* disposed meanwhile: keep the last reading */
+    }
+  }
+
+  abort(): void {
+    if (this.abortFn && !this._destroyed) this.abortFn.applyIgnored(undefined, []);
+  }
+
+  destroy(reason: DestroyReason): void {
+    if (this._destroyed) return;
+    if (!this.isolate.isDisposed) this.lastUsage = { ...this.lastUsage, cpuSeconds: this.readCpu() };
+    this._destroyed = true;
+    this.destroyReason = reason;
+    if (!this.isolate.isDisposed) this.isolate.dispose();
+    this.onDestroyed();
+  }
+
+  private loaded: { runRef: IvmNs.Reference<(ns: unknown, input: string, runId: string) => Promise<string>>; ns: IvmNs.Reference<unknown> } | undefined;
+  private currentHost: InstanceJob['host'] | undefined;
+
+  /** Set up the prelude and the agent module once; a session instance reuses them. */
+  private async load(job: InstanceJob): Promise<NonNullable<IsolateInstance['loaded']>> {
+    const { ivm, isolate, context } = this;
+    let code: string;
+    let filename: string;
+    if (job.source.kind === 'file') {
+      try {
+        code = await readFile(job.source.path, 'utf8');
+      } catch (e) {
+        throw new InstanceFailure('load_error', `agent module ${job.source.path} cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'agent_module_not_found');
+      }
+      filename = job.source.path;
+    } else {
+      code = job.source.code;
+      filename = `builtin:${job.source.name}`;
+    }
+    const callRef = new ivm.Reference(async (kind: string, name: string, argsJson: string): Promise<string> => {
+      const host = this.currentHost;
+      if (!host) throw new Error('capability revoked: the run has ended');
+      if (typeof argsJson !== 'string' || argsJson.length > MAX_CALL_ARGS_BYTES) throw new Error('call arguments too large');
+      const result = await host.call(kind === 'model' ? 'model' : 'tool', String(name), JSON.parse(argsJson));
+      return JSON.stringify(result ?? null);
+    });
+    const logRef = new ivm.Reference((level: string, msg: string, fields: string) => {
+      const host = this.currentHost;
+      if (!host) return;
+      const lv = (['debug', 'info', 'warn', 'error'] as const).find((l) => l === level) ?? 'info';
+      let f: unknown = null;
+      try { f = JSON.parse(fields); } catch { /* ignore malformed log fields */ }
+      host.log(lv, String(msg).slice(0, 4096), f);
+    });
+    await context.evalClosure(
+      `${AGENT_PRELUDE}
+       const host = {
+         call: (k, n, a) => $0.apply(undefined, [k, n, a], { result: { promise: true } }),
+         log: (l, m, f) => { $1.applyIgnored(undefined, [l, m, f]); },
+       };
+       globalThis.__cg = cgPrelude(host, $2, $3, $4 === null ? null : JSON.parse($4));`,
+      [callRef, logRef, job.profile, job.seed, job.replayClock ? JSON.stringify(job.replayClock) : null],
+    );
+    // Take the prelude's handles off the global object before agent code runs.
+    const runRef = (await context.evalClosure('return globalThis.__cg.runAgent;', [], { result: { reference: true } })) as IvmNs.Reference<(ns: unknown, input: string, runId: string) => Promise<string>>;
+    this.abortFn = (await context.evalClosure('const p = globalThis.__cg; delete globalThis.__cg; return p.abort;', [], { result: { reference: true } })) as IvmNs.Reference<() => void>;
+    let mod: IvmNs.Module;
+    try {
+      mod = await isolate.compileModule(code, { filename });
+      await mod.instantiate(context, (specifier: string) => {
+        throw new Error(`import of "${specifier}" is not available in thread isolation (agent code sees only ctx; use isolation "process" for npm packages)`);
+      });
+      await mod.evaluate();
+    } catch (e) {
+      if (this._destroyed || isolate.isDisposed) throw this.destroyedFailure(e);
+      throw new InstanceFailure('load_error', `agent module ${filename} failed to load: ${(e as Error).message}`, 'agent_load_failed');
+    }
+    return { runRef, ns: mod.namespace };
+  }
+
+  async run(job: InstanceJob): Promise<InstanceResult> {
+    if (this.used && !this.reusable) throw new InstanceFailure('crashed', 'instance already used: instances are never reused');
+    if (this._destroyed) throw this.destroyedFailure();
+    this.used = true;
+    this.currentHost = job.host;
+    try {
+      this.loaded ??= await this.load(job);
+      const text = (await this.loaded.runRef.apply(undefined, [this.loaded.ns.derefInto(), JSON.stringify(job.input ?? null), job.runId], {
+        result: { promise: true, copy: true },
+      })) as string;
+      const parsed = JSON.parse(text) as { outputJson: string; clock: number[] };
+      await this.sampleUsage();
+      return { outputJson: parsed.outputJson, clock: parsed.clock };
+    } catch (e) {
+      if (e instanceof InstanceFailure) throw e;
+      if (this._destroyed || this.isolate.isDisposed) throw this.destroyedFailure(e);
+      const err = e as Error & { code?: unknown };
+      throw new InstanceFailure('agent_error', err.message ?? String(e), typeof err.code === 'string' ? err.code : undefined);
+    } finally {
+      // Revoke: a handle the agent kept can no longer reach the host.
+      this.currentHost = undefined;
+    }
+  }
+
+  private destroyedFailure(e?: unknown): InstanceFailure {
+    const msg = e instanceof Error ? e.message : '';
+    if (/memory limit/i.test(msg)) {
+      // isolated-vm disposed the isolate itself; account for it like any other destroy.
+      if (!this._destroyed) {
+        this._destroyed = true;
+        this.onDestroyed();
+      }
+      this.destroyReason = 'memory_limit';
+      return new InstanceFailure('memory_limit', 'the agent exceeded its memory limit');
+    }
+    return new InstanceFailure('destroyed', `instance destroyed (${this.destroyReason ?? 'unknown'})`);
+  }
+}
+
+export class IsolateFactory implements InstanceFactory {
+  readonly isolation = 'thread' as const;
+  private liveCount = 0;
+
+  get live(): number {
+    return this.liveCount;
+  }
+
+  available(): { ok: boolean; reason?: string } {
+    const ivm = loadIvm();
+    return ivm ? { ok: true } : { ok: false, reason: ivmError ?? 'isolated-vm unavailable' };
+  }
+
+  async create(opts: { memoryMb: number; reusable?: boolean }): Promise<AgentInstance> {
+    const ivm = loadIvm();
+    if (!ivm) throw new InstanceFailure('crashed', ivmError ?? 'isolated-vm unavailable');
+    // isolated-vm enforces a minimum of 8 MB.
+    const isolate = new ivm.Isolate({ memoryLimit: Math.max(8, opts.memoryMb) });
+    const context = await isolate.createContext();
+    this.liveCount++;
+    return new IsolateInstance(ivm, isolate, context, opts.reusable ?? false, () => this.liveCount--);
+  }
+}

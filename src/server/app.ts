@@ -1,0 +1,64 @@
+/** The HTTP surface (fastify): health, metrics, status, runs. Errors are JSON, never a stack. */
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Metrics } from '../monitor/index.js';
+import type { RunManager } from '../runtime/index.js';
+import { toErrorBody } from './error-map.js';
+import { isLoopback, type OperatorAuth } from './operator-auth.js';
+import { registerRunRoutes } from './routes/runs.js';
+
+export interface AppDeps {
+  runs: RunManager;
+  metrics: Metrics;
+  auth: OperatorAuth;
+  bodyLimitBytes: number;
+  metricsPublic: boolean;
+  status: () => Record<string, unknown>;
+  https?: { key: Buffer; cert: Buffer };
+  /** Extra routes from other modules (identity, tools, audit…), registered after the core ones. */
+  plugins?: Array<(app: FastifyInstance) => void>;
+}
+
+export function buildApp(d: AppDeps): FastifyInstance {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: d.bodyLimitBytes,
+    ...(d.https ? { https: { key: d.https.key, cert: d.https.cert, minVersion: 'TLSv1.3' as const } } : {}),
+    return503OnClosing: true,
+  }) as unknown as FastifyInstance;
+
+  app.setErrorHandler((err, req, reply) => {
+    const { status, body, retryAfter } = toErrorBody(err);
+    if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
+    if (status >= 500 && status !== 503 && status !== 502) req.log.error({ err }, 'unhandled error');
+    void reply.code(status).send(body);
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    d.metrics.httpRequestsTotal.inc({ route: req.routeOptions?.url ?? 'unmatched', status: String(reply.statusCode) });
+  });
+  if (d.https) {
+    app.addHook('onSend', async (_req, reply) => {
+      void reply.header('strict-transport-security', 'max-age=31536000; includeSubDomains');
+    });
+  }
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  app.get('/metrics', async (req, reply) => {
+    // Open on loopback (as the seed's `curl :18789/metrics` expects); elsewhere an operator token is needed.
+    if (!(d.metricsPublic && isLoopback(req.socket.remoteAddress))) d.auth.require(req);
+    void reply.header('content-type', d.metrics.contentType);
+    return d.metrics.text();
+  });
+
+  app.get('/v1/status', async (req) => {
+    d.auth.require(req);
+    return d.status();
+  });
+
+  registerRunRoutes(app, { runs: d.runs, auth: d.auth });
+  for (const p of d.plugins ?? []) p(app);
+  return app;
+}

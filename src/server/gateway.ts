@@ -1,0 +1,171 @@
+/**
+ * The gateway process: composes config, store, metrics, pipeline, tools and runtime, and serves
+ * them over HTTP. Server and CLI are the only modules that compose the others.
+ */
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import type { ClawguardConfig } from '../config/index.js';
+import { ClawguardError } from '../errors/index.js';
+import { Metrics } from '../monitor/index.js';
+import { AllowListDecisionPoint, BasicContextProvider, IdentityOutputFilter, LogAuditSink, Pipeline, type AuditSink, type PrincipalVerifier } from '../pipeline/index.js';
+import { IsolateFactory, ProcessFactory, RunManager } from '../runtime/index.js';
+import { ensureStateDir, newToken, openStore, operatorTokenPath, readOrCreateSecretFile, type Store } from '../store/index.js';
+import { envApiKeyResolver, modelChatTool, systemTimeTool, ToolRegistry } from '../tools/index.js';
+import { buildApp } from './app.js';
+import { OperatorAuth, isLoopback } from './operator-auth.js';
+import { processIsolation } from './process-isolation.js';
+import { loadTls } from './tls.js';
+
+export interface GatewayOptions {
+  config: ClawguardConfig;
+  stateDir: string;
+  host?: string;
+  port?: number;
+  logger?: Logger;
+  /** Overrides the stored operator token (CLAWGUARD_TOKEN). */
+  token?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+}
+
+export const VERSION = '0.1.0';
+
+export interface GatewayInfo {
+  pid: number;
+  url: string;
+  host: string;
+  port: number;
+  startedAt: string;
+  stateDir: string;
+  config?: string;
+}
+
+export class Gateway {
+  readonly log: Logger;
+  readonly store: Store;
+  readonly metrics: Metrics;
+  readonly tools: ToolRegistry;
+  readonly pipeline: Pipeline;
+  readonly runs: RunManager;
+  readonly token: string;
+  readonly auth: OperatorAuth;
+  readonly audit: AuditSink;
+  private app: FastifyInstance | undefined;
+  private info: GatewayInfo | undefined;
+  private readonly startedAt = new Date();
+  private stopping: Promise<void> | undefined;
+
+  constructor(readonly opts: GatewayOptions) {
+    const { config, stateDir } = opts;
+    ensureStateDir(stateDir);
+    this.log = opts.logger ?? pino({ level: process.env.CLAWGUARD_LOG_LEVEL ?? 'info' });
+    this.token = opts.token ?? readOrCreateSecretFile(operatorTokenPath(stateDir), () => newToken());
+    this.auth = new OperatorAuth(this.token);
+    this.store = openStore(stateDir);
+    this.metrics = new Metrics();
+    this.tools = new ToolRegistry()
+      .register(systemTimeTool)
+      .register(modelChatTool({ profiles: () => config.agents, providers: () => config.models, apiKey: envApiKeyResolver }));
+    this.audit = new LogAuditSink(this.log.child({ component: 'audit' }));
+    const runsRef: { current?: RunManager } = {};
+    const verifier: PrincipalVerifier = {
+      verify: (p) => {
+        if (p.kind === 'run' && !(p.runId && runsRef.current?.isActive(p.runId))) throw new ClawguardError('unauthenticated', 'run-scoped identity is no longer valid (the run has ended)');
+      },
+    };
+    this.pipeline = new Pipeline({
+      verifier,
+      context: new BasicContextProvider(),
+      pdp: new AllowListDecisionPoint(() => config.agents),
+      audit: this.audit,
+      tools: this.tools,
+      output: new IdentityOutputFilter(),
+      metrics: this.metrics,
+      resourceOf: (t, a) => this.tools.resourceOf(t, a),
+    });
+    const proc = processIsolation(config, stateDir);
+    this.runs = new RunManager({
+      config,
+      store: this.store,
+      pipeline: this.pipeline,
+      audit: this.audit,
+      metrics: this.metrics,
+      log: this.log,
+      factories: { thread: new IsolateFactory(), process: new ProcessFactory(proc.spawn, proc.available, proc.extraRoPaths) },
+      describeTools: () => this.tools.describe(),
+    });
+    runsRef.current = this.runs;
+  }
+
+  status(): Record<string, unknown> {
+    const c = this.opts.config;
+    const thread = new IsolateFactory().available();
+    const proc = processIsolation(c, this.opts.stateDir).available();
+    return {
+      gateway: { version: VERSION, pid: process.pid, url: this.info?.url ?? null, startedAt: this.startedAt.toISOString(), uptimeSeconds: Math.round((Date.now() - this.startedAt.getTime()) / 1000), stateDir: this.opts.stateDir, config: c.source ?? '(embedded defaults)' },
+      isolation: { thread: thread.ok ? { available: true } : { available: false, reason: thread.reason }, process: proc.ok ? { available: true } : { available: false, reason: proc.reason } },
+      sandbox: { mode: c.sandbox.mode },
+      agents: this.runs.status(),
+      tools: this.tools.names(),
+    };
+  }
+
+  async start(): Promise<GatewayInfo> {
+    const c = this.opts.config;
+    const host = this.opts.host ?? c.gateway.host;
+    const port = this.opts.port ?? c.gateway.port;
+    const tls = await loadTls(c.gateway, this.opts.stateDir, { ...(this.opts.tlsCert ? { cert: this.opts.tlsCert } : {}), ...(this.opts.tlsKey ? { key: this.opts.tlsKey } : {}) });
+    const loopback = isLoopback(host) || host === 'localhost';
+    if (!tls && (!loopback || c.zeroTrust.encryptAllTraffic)) {
+      throw new ClawguardError('config_invalid', `refusing to serve plaintext HTTP on ${host}: ${!loopback ? 'the bind address is not loopback' : 'security.zeroTrust.policies.agentCommunication.encryptAllTraffic is true'}; configure gateway.tls (cert/key or auto: true) or --tls-cert/--tls-key`);
+    }
+    for (const p of Object.values(c.agents)) {
+      const problem = await RunManager.checkEntry(p);
+      if (problem) this.log.warn({ profile: p.name }, `${problem}: its runs will fail until it exists`);
+    }
+    this.app = buildApp({
+      runs: this.runs,
+      metrics: this.metrics,
+      auth: this.auth,
+      bodyLimitBytes: c.gateway.bodyLimitBytes,
+      metricsPublic: c.monitoring.metricsPublic,
+      status: () => this.status(),
+      ...(tls ? { https: tls } : {}),
+    });
+    await this.app.listen({ host, port });
+    const addr = this.app.server.address();
+    const actualPort = typeof addr === 'object' && addr ? addr.port : port;
+    const scheme = tls ? 'https' : 'http';
+    const urlHost = host.includes(':') ? `[${host}]` : host;
+    this.info = { pid: process.pid, url: `${scheme}://${urlHost}:${actualPort}`, host, port: actualPort, startedAt: this.startedAt.toISOString(), stateDir: this.opts.stateDir, ...(c.source ? { config: c.source } : {}) };
+    writeFileSync(join(this.opts.stateDir, 'gateway.json'), JSON.stringify(this.info, null, 2), { mode: 0o600 });
+    this.runs.warmUp();
+    this.log.info({ url: this.info.url, stateDir: this.opts.stateDir, profiles: Object.keys(c.agents) }, 'gateway listening');
+    return this.info;
+  }
+
+  get url(): string {
+    if (!this.info) throw new Error('gateway not started');
+    return this.info.url;
+  }
+
+  /** Graceful: stop accepting, let runs finish up to the grace period, kill the rest, close. */
+  stop(graceMs = this.opts.config.gateway.shutdownGraceSeconds * 1000): Promise<void> {
+    this.stopping ??= (async () => {
+      this.log.info({ graceMs }, 'gateway stopping');
+      const closing = this.app?.close();
+      await this.runs.shutdown(graceMs);
+      await closing;
+      try {
+        rmSync(join(this.opts.stateDir, 'gateway.json'), { force: true });
+      } catch {
+        /* best effort */
+      }
+      this.store.close();
+      this.log.info('gateway stopped');
+    })();
+    return this.stopping;
+  }
+}

@@ -1,0 +1,20 @@
+import { RunRepository } from './runs.js';
+import { defaultDbFile, openSqlite, type SqliteDb } from './sqlite.js';
+
+export { openSqlite, migrate, defaultDbFile, type SqliteDb } from './sqlite.js';
+export { RunRepository, TERMINAL_STATES, type RunRecord, type RunRecording, type RunState } from './runs.js';
+export { resolveStateDir, ensureStateDir, writeSecretFile, readOrCreateSecretFile, operatorTokenPath, newToken } from './state-dir.js';
+
+/** The gateway's store: one SQLite database in the state dir; modules add their own repositories on `db`. */
+export interface Store {
+  readonly db: SqliteDb;
+  readonly runs: RunRepository;
+  close(): void;
+}
+
+export function openStore(stateDir: string | { file: string }): Store {
+  const file = typeof stateDir === 'string' ? defaultDbFile(stateDir) : stateDir.file;
+  const db = openSqlite({ file });
+  const runs = new RunRepository(db);
+  return { db, runs, close: () => db.close() };
+}

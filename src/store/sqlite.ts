@@ -1,0 +1,48 @@
+/** The embedded SQLite store (better-sqlite3): WAL, full sync, per-module migrations. */
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import { ClawguardError } from '../errors/index.js';
+
+export type SqliteDb = Database.Database;
+
+export interface OpenOptions {
+  /** File path, or ':memory:'. */
+  file: string;
+  readonly?: boolean;
+  busyTimeoutMs?: number;
+}
+
+export function openSqlite(opts: OpenOptions): SqliteDb {
+  let db: SqliteDb;
+  try {
+    db = new Database(opts.file, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false, timeout: opts.busyTimeoutMs ?? 5000 });
+  } catch (e) {
+    throw new ClawguardError('unavailable', `cannot open store ${opts.file}: ${(e as Error).message}`, { cause: e });
+  }
+  if (!opts.readonly) {
+    db.pragma('journal_mode = WAL');
+    // FULL: a committed transaction survives power loss; the audit log relies on it.
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+  }
+  return db;
+}
+
+export function defaultDbFile(stateDir: string): string {
+  return join(stateDir, 'clawguard.db');
+}
+
+/**
+ * Each module owns its tables and brings an ordered list of migrations; the store records
+ * how many of each module's migrations have run.
+ */
+export function migrate(db: SqliteDb, module: string, steps: string[]): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (module TEXT PRIMARY KEY, version INTEGER NOT NULL)');
+  const row = db.prepare('SELECT version FROM schema_migrations WHERE module = ?').get(module) as { version: number } | undefined;
+  const from = row?.version ?? 0;
+  if (from >= steps.length) return;
+  db.transaction(() => {
+    for (let i = from; i < steps.length; i++) db.exec(steps[i]!);
+    db.prepare('INSERT INTO schema_migrations (module, version) VALUES (?, ?) ON CONFLICT(module) DO UPDATE SET version = excluded.version').run(module, steps.length);
+  })();
+}

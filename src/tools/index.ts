@@ -1,0 +1,5 @@
+export { ToolRegistry, type ToolDefinition } from './registry.js';
+export { systemTimeTool } from './system-time.js';
+export { modelChatTool, envApiKeyResolver } from './model/tool.js';
+export { resolveModel, chat, type ApiKeyResolver } from './model/providers.js';
+export type { ChatReply, ChatRequest, ChatMessage } from './model/types.js';

@@ -1,0 +1,29 @@
+import type { ModelProviderConfig, ProfileConfig } from '../../config/index.js';
+import { ClawguardError } from '../../errors/index.js';
+import type { ToolDefinition } from '../registry.js';
+import { type ApiKeyResolver, chat, resolveModel } from './providers.js';
+import { type ChatRequest, chatRequest } from './types.js';
+
+/** Key from the environment variable the provider names; the secrets broker supersedes this. */
+export const envApiKeyResolver: ApiKeyResolver = async (p) => (p.apiKeyEnv ? process.env[p.apiKeyEnv] : undefined);
+
+/** model.chat: always the profile's own model, through the gateway, with the gateway's key. */
+export function modelChatTool(deps: {
+  profiles: () => Record<string, ProfileConfig>;
+  providers: () => Record<string, ModelProviderConfig>;
+  apiKey: ApiKeyResolver;
+}): ToolDefinition<ChatRequest> {
+  return {
+    name: 'model.chat',
+    description: "Chat with the profile's configured model (tool calls included).",
+    args: chatRequest,
+    resource: () => undefined,
+    async execute(args, ctx) {
+      const profile = ctx.principal.profile ? deps.profiles()[ctx.principal.profile] : undefined;
+      if (!profile?.model) throw new ClawguardError('model_error', 'this profile has no model configured');
+      const { provider, model } = resolveModel(profile.model, deps.providers());
+      const key = await deps.apiKey(provider);
+      return chat(provider, model, key, args, ctx.signal);
+    },
+  };
+}

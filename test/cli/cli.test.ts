@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { test } from 'node:test';
+import { tempDir, waitFor, writeAgent } from '../helpers/gateway.js';
+
+const BIN = resolve('bin/clawguard.js');
+const SEEDS = resolve('../shared/seed-configs');
+
+function cli(args: string[], opts: { cwd?: string; env?: Record<string, string>; input?: string } = {}) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: opts.cwd ?? process.cwd(), env: { ...process.env, ...opts.env }, input: opts.input ?? '', timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+test('--help lists every command', () => {
+  const r = cli(['--help']);
+  assert.equal(r.code, 0);
+  for (const c of ['init', 'config', 'start', 'run', 'runs', 'status', 'security-scan']) assert.match(r.stdout, new RegExp(`\\b${c}\\b`), c);
+});
+
+test('unknown command and bad flags exit 2', () => {
+  assert.equal(cli(['frobnicate']).code, 2);
+  assert.equal(cli(['start', '--port', 'abc'], { cwd: tempDir() }).code, 2);
+});
+
+test('config check: seeds exit 0; a bad file exits 2 with one line per problem', { skip: !existsSync(SEEDS) && 'no seeds' }, () => {
+  for (const f of readdirSync(SEEDS).filter((x) => x.endsWith('.json'))) {
+    const r = cli(['config', 'check', join(SEEDS, f)]);
+    assert.equal(r.code, 0, `${f}: ${r.stderr}`);
+  }
+  const dir = tempDir();
+  const bad = join(dir, 'bad.json');
+  writeFileSync(bad, '{"agents": {"production": {"timeout": "abc", "runtimee": 1}}}');
+  const r = cli(['config', 'check', bad]);
+  assert.equal(r.code, 2);
+  assert.deepEqual(r.stderr.trim().split('\n'), ['agents.production.timeout: expected a positive number of seconds, got "abc"', 'agents.production.runtimee: unknown key (did you mean "runtime"?)']);
+  const j = cli(['config', 'check', bad, '--json']);
+  assert.equal(j.code, 2);
+  assert.equal(JSON.parse(j.stdout).problems.length, 2);
+  const good = cli(['config', 'check', join(SEEDS, '06-production-deploy.json'), '--json']);
+  assert.equal(JSON.parse(good.stdout).agents[0].maxConcurrent, 10);
+});
+
+test('init writes a commented starter config and a 0700 state dir with a 0600 token; the starter is valid', () => {
+  const dir = tempDir();
+  const r = cli(['init'], { cwd: dir });
+  assert.equal(r.code, 0, r.stderr);
+  const cfg = readFileSync(join(dir, 'clawguard.json'), 'utf8');
+  assert.match(cfg, /^\/\/ /m);
+  assert.equal(statSync(join(dir, '.clawguard')).mode & 0o777, 0o700);
+  assert.equal(statSync(join(dir, '.clawguard/operator.token')).mode & 0o777, 0o600);
+  assert.equal(cli(['config', 'check', 'clawguard.json'], { cwd: dir }).code, 0);
+  assert.equal(cli(['init'], { cwd: dir }).code, 2, 'refuses to overwrite');
+});
+
+test('start with an invalid config exits 2 and starts nothing', () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'clawguard.json'), '{"agents": {"a": {"timeout": -1}}}');
+  const r = cli(['start', '--port', '0'], { cwd: dir });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /agents\.a\.timeout/);
+  assert.match(r.stderr, /nothing started/);
+  assert.equal(existsSync(join(dir, '.clawguard/gateway.json')), false);
+});
+
+test('start refuses plaintext on a non-loopback bind', () => {
+  const dir = tempDir();
+  const r = cli(['start', '--port', '0', '--host', '0.0.0.0'], { cwd: dir });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /refusing to serve plaintext HTTP on 0\.0\.0\.0/);
+});
+
+async function startGatewayProcess(dir: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [BIN, 'start', '--port', '0'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CLAWGUARD_LOG_LEVEL: 'warn' } });
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  child.stdout!.resume();
+  await waitFor(() => existsSync(join(dir, '.clawguard/gateway.json')) || child.exitCode !== null, 20_000);
+  assert.equal(child.exitCode, null, err);
+  return child;
+}
+
+test('the tour: start, run --wait --json, runs list/show, status --agents, graceful SIGTERM', async () => {
+  const dir = tempDir();
+  writeAgent(dir, 'agent.js', `export default async (input, ctx) => { const t = await ctx.tools.call('system.time', {}); return { hello: input.name, time: t.ok }; }`);
+  writeAgent(dir, 'slow.js', `export default async () => { const t = Date.now(); while (Date.now() - t < 1500) {} return 'finished'; }`);
+  writeFileSync(join(dir, 'clawguard.json'), JSON.stringify({ agents: { tour: { entry: './agent.js', tools: { allow: ['system.time'] } }, slow: { entry: './slow.js' } } }));
+  const child = await startGatewayProcess(dir);
+  try {
+    const r = cli(['run', 'tour', '--input', '{"name":"ada"}', '--wait', '--json'], { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    const run = JSON.parse(r.stdout);
+    assert.equal(run.state, 'succeeded');
+    assert.deepEqual(run.output, { hello: 'ada', time: true });
+    const show = JSON.parse(cli(['runs', 'show', run.runId, '--json'], { cwd: dir }).stdout);
+    assert.equal(show.runId, run.runId);
+    const list = JSON.parse(cli(['runs', 'list', '--json'], { cwd: dir }).stdout);
+    assert.ok(list.runs.some((x: { runId: string }) => x.runId === run.runId));
+    const st = cli(['status', '--agents', '--json'], { cwd: dir });
+    assert.equal(st.code, 0, st.stderr);
+    const tour = JSON.parse(st.stdout).agents.find((a: { profile: string }) => a.profile === 'tour');
+    assert.equal(tour.totals.succeeded, 1);
+    const text = cli(['status', '--agents'], { cwd: dir });
+    assert.match(text.stdout, /^tour\s+thread-bound\s+thread/m);
+    assert.equal(cli(['run', 'nope', '--wait'], { cwd: dir }).code, 1);
+    assert.equal(cli(['run', 'tour', '--input', '{bad'], { cwd: dir }).code, 2);
+    // graceful shutdown lets a running run finish within the grace period
+    const slow = JSON.parse(cli(['run', 'slow', '--json'], { cwd: dir }).stdout);
+    await new Promise((res) => setTimeout(res, 300));
+    child.kill('SIGTERM');
+    await new Promise((res) => child.once('exit', res));
+    assert.equal(child.exitCode, 0);
+    assert.equal(existsSync(join(dir, '.clawguard/gateway.json')), false);
+    // the run record survives in the store: start again and read it
+    const again = await startGatewayProcess(dir);
+    try {
+      const rec = JSON.parse(cli(['runs', 'show', slow.runId, '--json'], { cwd: dir }).stdout);
+      assert.equal(rec.state, 'succeeded');
+      assert.equal(rec.output, 'finished');
+    } finally {
+      again.kill('SIGTERM');
+      await new Promise((res) => again.once('exit', res));
+    }
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+});
+
+test('the CLI says clearly when no gateway runs', () => {
+  const r = cli(['status'], { cwd: tempDir() });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /no running gateway found/);
+});

@@ -1,0 +1,73 @@
+/** Starts a real gateway on a loopback port in a temporary state dir, with a silent logger. */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { request } from 'undici';
+import { parseConfig } from '../../src/config/index.js';
+import { Gateway } from '../../src/server/index.js';
+
+export interface TestGateway {
+  gw: Gateway;
+  url: string;
+  token: string;
+  dir: string;
+  call(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; json: any; headers: Record<string, unknown>; text: string }>;
+  close(): Promise<void>;
+}
+
+export function tempDir(prefix = 'cg-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** Write an agent module into `dir` and return its path. */
+export function writeAgent(dir: string, name: string, code: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, code);
+  return p;
+}
+
+export async function startGateway(rawConfig: unknown, opts: { logLines?: unknown[] } = {}): Promise<TestGateway> {
+  const dir = tempDir();
+  const config = parseConfig(rawConfig, join(dir, 'clawguard.json'));
+  const logger = opts.logLines
+    ? pino({ level: 'debug' }, { write: (s: string) => void opts.logLines!.push(JSON.parse(s)) })
+    : pino({ level: 'silent' });
+  const gw = new Gateway({ config, stateDir: join(dir, 'state'), port: 0, logger });
+  const info = await gw.start();
+  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const res = await request(info.url + path, {
+      method: method as 'GET',
+      headers: { authorization: `Bearer ${gw.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+      ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
+    });
+    const text = await res.body.text();
+    let json: unknown = null;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      /* not JSON */
+    }
+    return { status: res.statusCode, json, headers: res.headers as Record<string, unknown>, text };
+  };
+  return {
+    gw,
+    url: info.url,
+    token: gw.token,
+    dir,
+    call,
+    close: async () => {
+      await gw.stop(2000);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs = 10_000, stepMs = 20): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+  throw new Error(`condition not met within ${timeoutMs} ms`);
+}
