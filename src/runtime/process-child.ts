@@ -90,4 +90,12 @@ process.on('message', (raw: unknown) => {
   }
 });
 process.on('disconnect', () => process.exit(0));
+// An error thrown outside the agent's promise (a timer, an event handler) still ends the run with it.
+const fatal = (e: unknown): void => {
+  const err = e as Error & { code?: unknown };
+  send({ type: 'done', ok: false, kind: 'crashed', message: `uncaught: ${err?.message ?? String(e)}`, code: 'crashed', usage: usage() });
+  setImmediate(() => process.exit(1));
+};
+process.on('uncaughtException', fatal);
+process.on('unhandledRejection', fatal);
 send({ type: 'ready' });

@@ -137,7 +137,10 @@ class ProcessInstance implements AgentInstance {
               } catch {
                 reject(new InstanceFailure('agent_error', 'agent process sent a malformed result'));
               }
-            } else reject(new InstanceFailure(m.kind === 'load_error' ? 'load_error' : 'agent_error', String(m.message), m.code ?? (m.kind === 'load_error' ? 'agent_load_failed' : undefined)));
+            } else {
+              const kind = m.kind === 'load_error' ? 'load_error' : m.kind === 'crashed' ? 'crashed' : 'agent_error';
+              reject(new InstanceFailure(kind, String(m.message), m.code ?? (kind === 'load_error' ? 'agent_load_failed' : undefined)));
+            }
           });
         }
       };

@@ -4,6 +4,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { tempDir, waitFor, writeAgent } from '../helpers/gateway.js';
+import { sandboxedChildren } from '../helpers/processes.js';
 
 const BIN = resolve('bin/clawguard.js');
 const SEEDS = resolve('../shared/seed-configs');
@@ -131,4 +132,20 @@ test('the CLI says clearly when no gateway runs', () => {
   const r = cli(['status'], { cwd: tempDir() });
   assert.equal(r.code, 1);
   assert.match(r.stderr, /no running gateway found/);
+});
+
+test('no instance outlives the gateway: SIGKILL of the gateway takes its sandboxed children with it', async (t) => {
+  const { detectBubblewrap } = await import('../../src/sandbox/index.js');
+  if (!detectBubblewrap().available) return t.skip('bubblewrap not available');
+  const dir = tempDir();
+  writeAgent(dir, 'p.js', `export default async () => { for (;;) {} }`);
+  writeFileSync(join(dir, 'clawguard.json'), JSON.stringify({ agents: { p: { entry: './p.js', isolation: 'process', warmPool: 2, timeout: 60 } } }));
+  const before = new Set(sandboxedChildren());
+  const child = await startGatewayProcess(dir);
+  const r = cli(['run', 'p', '--json'], { cwd: dir });
+  assert.equal(r.code, 0, r.stderr);
+  await waitFor(() => sandboxedChildren().filter((p) => !before.has(p)).length >= 3, 20_000);
+  child.kill('SIGKILL');
+  await new Promise((res) => child.once('exit', res));
+  await waitFor(() => sandboxedChildren().filter((p) => !before.has(p)).length === 0, 10_000);
 });
