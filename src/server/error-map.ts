@@ -21,6 +21,7 @@ const STATUS: Record<string, number> = {
   rate_limited: 429,
   audit_unavailable: 503,
   sandbox_unavailable: 503,
+  secret_unavailable: 503,
   unavailable: 503,
   model_error: 502,
 };

@@ -9,10 +9,10 @@ import pino, { type Logger } from 'pino';
 import type { ClawguardConfig } from '../config/index.js';
 import { ClawguardError } from '../errors/index.js';
 import { Metrics } from '../monitor/index.js';
-import { AllowListDecisionPoint, BasicContextProvider, IdentityOutputFilter, LogAuditSink, Pipeline, type AuditSink, type PrincipalVerifier } from '../pipeline/index.js';
+import { AllowListDecisionPoint, BasicContextProvider, IdentityOutputFilter, LogAuditSink, Pipeline, type AuditSink, type Principal, type PrincipalVerifier } from '../pipeline/index.js';
 import { IsolateFactory, ProcessFactory, RunManager } from '../runtime/index.js';
 import { ensureStateDir, newToken, openStore, operatorTokenPath, readOrCreateSecretFile, type Store } from '../store/index.js';
-import { envApiKeyResolver, modelChatTool, systemTimeTool, ToolRegistry } from '../tools/index.js';
+import { envApiKeyResolver, execRunTool, fsTools, httpFetchTool, modelChatTool, SandboxDirectory, systemTimeTool, ToolRegistry } from '../tools/index.js';
 import { buildApp } from './app.js';
 import { OperatorAuth, isLoopback } from './operator-auth.js';
 import { processIsolation } from './process-isolation.js';
@@ -52,6 +52,11 @@ export class Gateway {
   readonly token: string;
   readonly auth: OperatorAuth;
   readonly audit: AuditSink;
+  readonly sandboxes: SandboxDirectory;
+  /** Secret injection into outbound calls; replaced by the secrets broker. Until then: refused. */
+  injectSecret: (principal: Principal, secretName: string, destination: URL) => Promise<string> = async (_p, name) => {
+    throw new ClawguardError('secret_unavailable', `secret "${name}": no secrets broker is configured`);
+  };
   private app: FastifyInstance | undefined;
   private info: GatewayInfo | undefined;
   private readonly startedAt = new Date();
@@ -68,6 +73,10 @@ export class Gateway {
     this.tools = new ToolRegistry()
       .register(systemTimeTool)
       .register(modelChatTool({ profiles: () => config.agents, providers: () => config.models, apiKey: envApiKeyResolver }));
+    this.sandboxes = new SandboxDirectory(config, stateDir, (e) => this.log.info({ egress: e }, 'egress'));
+    for (const t of fsTools(this.sandboxes, { maxReadBytes: 1024 * 1024, maxWriteBytes: 10 * 1024 * 1024 })) this.tools.register(t);
+    this.tools.register(httpFetchTool(this.sandboxes, { maxResponseBytes: 10 * 1024 * 1024, timeoutMs: 30_000, inject: (p, name, url) => this.injectSecret(p, name, url) }));
+    this.tools.register(execRunTool(this.sandboxes));
     this.audit = new LogAuditSink(this.log.child({ component: 'audit' }));
     const runsRef: { current?: RunManager } = {};
     const verifier: PrincipalVerifier = {
@@ -163,6 +172,7 @@ export class Gateway {
       } catch {
         /* best effort */
       }
+      this.sandboxes.close();
       this.store.close();
       this.log.info('gateway stopped');
     })();

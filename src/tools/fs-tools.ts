@@ -1,0 +1,54 @@
+/** fs.read, fs.write, fs.list, fs.stat: each decided by policy, then checked again by the path guard. */
+import { z } from 'zod';
+import type { ToolDefinition } from './registry.js';
+import type { SandboxDirectory } from './sandboxes.js';
+
+const path = z.string().min(1).max(4096);
+
+/** Text when the bytes are valid UTF-8, base64 otherwise. */
+function encodeContent(buf: Buffer): { content: string; encoding: 'utf8' | 'base64' } {
+  const text = buf.toString('utf8');
+  return Buffer.from(text, 'utf8').equals(buf) ? { content: text, encoding: 'utf8' } : { content: buf.toString('base64'), encoding: 'base64' };
+}
+
+export function fsTools(sandboxes: SandboxDirectory, limits: { maxReadBytes: number; maxWriteBytes: number }): ToolDefinition<never>[] {
+  const read: ToolDefinition<{ path: string; maxBytes?: number | undefined }> = {
+    name: 'fs.read',
+    description: 'Read a file inside the allowed paths.',
+    args: z.object({ path, maxBytes: z.number().int().positive().optional() }).strict(),
+    resource: (a) => a.path,
+    async execute(a, ctx) {
+      const r = await sandboxes.for(ctx.principal).paths.readFile(a.path, { maxBytes: Math.min(a.maxBytes ?? limits.maxReadBytes, limits.maxReadBytes) });
+      return { path: r.path, size: r.size, truncated: r.truncated, ...encodeContent(r.content) };
+    },
+  };
+  const write: ToolDefinition<{ path: string; content: string; encoding?: 'utf8' | 'base64' | undefined; createDirs?: boolean | undefined }> = {
+    name: 'fs.write',
+    description: 'Write a file inside the allowed paths (never through a symlink).',
+    args: z.object({ path, content: z.string(), encoding: z.enum(['utf8', 'base64']).optional(), createDirs: z.boolean().optional() }).strict(),
+    resource: (a) => a.path,
+    async execute(a, ctx) {
+      const data = a.encoding === 'base64' ? Buffer.from(a.content, 'base64') : a.content;
+      return sandboxes.for(ctx.principal).paths.writeFile(a.path, data, { maxBytes: limits.maxWriteBytes, ...(a.createDirs ? { createDirs: true } : {}) });
+    },
+  };
+  const list: ToolDefinition<{ path: string }> = {
+    name: 'fs.list',
+    description: 'List a directory inside the allowed paths.',
+    args: z.object({ path }).strict(),
+    resource: (a) => a.path,
+    async execute(a, ctx) {
+      return sandboxes.for(ctx.principal).paths.list(a.path, { maxEntries: 10_000 });
+    },
+  };
+  const stat: ToolDefinition<{ path: string }> = {
+    name: 'fs.stat',
+    description: 'Stat a path inside the allowed paths.',
+    args: z.object({ path }).strict(),
+    resource: (a) => a.path,
+    async execute(a, ctx) {
+      return sandboxes.for(ctx.principal).paths.stat(a.path);
+    },
+  };
+  return [read, write, list, stat] as unknown as ToolDefinition<never>[];
+}
