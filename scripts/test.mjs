@@ -1,7 +1,8 @@
 // Runs every compiled test file under node's built-in test runner, with c8 line coverage of src/.
 // Usage: node scripts/test.mjs [substring-filter ...]
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
 function walk(dir, out = []) {
@@ -20,10 +21,25 @@ if (files.length === 0) {
   process.exit(2);
 }
 const coverage = filters.length === 0 && process.env.CLAWGUARD_NO_COVERAGE !== '1';
-const nodeArgs = ['--test', '--test-reporter=spec', '--test-concurrency=2', ...files];
+// spec for people, tap to a file so the closing summary line can be printed last (after coverage).
+const tapFile = join(mkdtempSync(join(tmpdir(), 'cg-tap-')), 'results.tap');
+const nodeArgs = ['--test', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tapFile}`, '--test-concurrency=2', ...files];
 const cmd = coverage
   ? ['node_modules/.bin/c8', '--check-coverage', '--lines', '80', '--reporter=text-summary', '--reporter=json-summary',
      '--include', 'src/**', '--exclude', 'test/**', '--exclude', 'bench/**', '--exclude-after-remap', process.execPath, ...nodeArgs]
   : [process.execPath, ...nodeArgs];
 const r = spawnSync(cmd[0], cmd.slice(1), { stdio: 'inherit', env: { ...process.env, CLAWGUARD_TEST: '1' } });
+let tap = '';
+try {
+  tap = readFileSync(tapFile, 'utf8');
+} catch {
+  /* the runner did not start */
+}
+const count = (k) => Number((new RegExp(`^# ${k} (\\d+)$`, 'm').exec(tap) ?? [])[1] ?? 0);
+const passed = count('pass');
+const failed = count('fail') + count('cancelled');
+const skipped = count('skipped');
+if (r.status !== 0 && failed === 0) console.log(`coverage or runner failure (exit ${r.status})`);
+rmSync(dirname(tapFile), { recursive: true, force: true });
+console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(r.status ?? 1);
