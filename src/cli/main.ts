@@ -1,7 +1,7 @@
 /** The `clawguard` command. */
 import { Command, CommanderError } from 'commander';
 import { ClawguardError } from '../errors/index.js';
-import { VERSION } from '../server/index.js';
+import { VERSION } from '../config/index.js';
 import { registerConfigCommands, registerInitCommand } from './commands/config.js';
 import { registerRunCommands, registerStatusCommand } from './commands/runs.js';
 import { registerSecurityScanCommand } from './commands/security-scan.js';

@@ -5,3 +5,4 @@ export { didYouMean } from './problems.js';
 export { embeddedDefaults, STARTER_CONFIG } from './defaults.js';
 export { parseDurationSeconds, parseRotation, rotationMaxIntervalSeconds, type RotationSchedule } from './durations.js';
 export { DEFAULT_HOST, DEFAULT_PORT } from './normalize.js';
+export { VERSION } from './version.js';

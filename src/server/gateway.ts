@@ -30,7 +30,8 @@ export interface GatewayOptions {
   tlsKey?: string;
 }
 
-export const VERSION = '0.1.0';
+export { VERSION } from '../config/index.js';
+import { VERSION } from '../config/index.js';
 
 export interface GatewayInfo {
   pid: number;

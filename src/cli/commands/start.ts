@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../../config/index.js';
 import { ClawguardError } from '../../errors/index.js';
-import { Gateway } from '../../server/index.js';
 import { operatorTokenPath } from '../../store/index.js';
 import { type GlobalOpts, loadConfig, stateDirOf } from '../context.js';
 
@@ -31,6 +30,8 @@ export function registerStartCommand(program: Command): void {
         throw e;
       }
       const stateDir = stateDirOf(g);
+      // Loaded only here: the gateway pulls in fastify, the isolate engine and the store.
+      const { Gateway } = await import('../../server/index.js');
       const gw = new Gateway({ config, stateDir, ...(o.port !== undefined ? { port: o.port } : {}), ...(o.host ? { host: o.host } : {}), ...(process.env.CLAWGUARD_TOKEN ? { token: process.env.CLAWGUARD_TOKEN } : {}), ...(o.tlsCert ? { tlsCert: o.tlsCert } : {}), ...(o.tlsKey ? { tlsKey: o.tlsKey } : {}) });
       let info;
       try {
