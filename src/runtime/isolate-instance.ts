@@ -14,13 +14,22 @@ let ivmModule: Ivm | undefined;
 let ivmError: string | undefined;
 function loadIvm(): Ivm | undefined {
   if (ivmModule || ivmError) return ivmModule;
-  try {
-    // isolated-vm is a native addon and an optional dependency: without it, thread isolation is unavailable.
-    ivmModule = createRequire(import.meta.url)('isolated-vm') as Ivm;
-  } catch (e) {
-    ivmError = `isolated-vm could not be loaded: ${(e as Error).message.split('\n')[0]}`;
+  // isolated-vm is a native addon and an optional dependency: 5.x builds on Node 20, 6.x (installed
+  // under the alias isolated-vm-node22) on Node >= 22. Without either, thread isolation is unavailable.
+  const req = createRequire(import.meta.url);
+  const major = Number(process.versions.node.split('.')[0]);
+  const names = major >= 22 ? ['isolated-vm-node22', 'isolated-vm'] : ['isolated-vm', 'isolated-vm-node22'];
+  const errors: string[] = [];
+  for (const name of names) {
+    try {
+      ivmModule = req(name) as Ivm;
+      return ivmModule;
+    } catch (e) {
+      errors.push(`${name}: ${(e as Error).message.split('\n')[0]}`);
+    }
   }
-  return ivmModule;
+  ivmError = `isolated-vm could not be loaded (${errors.join('; ')})`;
+  return undefined;
 }
 
 const MAX_CALL_ARGS_BYTES = 4 * 1024 * 1024;

@@ -36,7 +36,7 @@ const agents = {
     const t = await ctx.tools.call('system.time', {});
     return { ok: t.ok };
   }`),
-  denied: A('denied.js', `export default async function (input, ctx) { return await ctx.tools.call('exec.run', { argv: ['/bin/sh'] }); }`),
+  denied: A('denied.js', `export default async function (input, ctx) { return [await ctx.tools.call('exec.run', { argv: ['/bin/sh'] }), await ctx.tools.call('no.such.tool', {})]; }`),
   slow: A('slow.js', `export default async function (input, ctx) { const t0 = Date.now(); while (Date.now() - t0 < (input && input.ms || 50)) {} return 'done'; }`),
 };
 
@@ -174,8 +174,10 @@ describe('thread isolation (fresh isolate per run)', () => {
   test('a tool not in tools.allow is denied with a stable code; the run goes on', async () => {
     const r = await run('denied');
     assert.equal(r.state, 'succeeded');
-    assert.deepEqual(r.output.ok, false);
-    assert.equal(r.output.error.code, 'tool_not_found');
+    assert.equal(r.output[0].ok, false);
+    assert.equal(r.output[0].error.code, 'denied');
+    assert.match(r.output[0].error.message, /exec\.run/);
+    assert.equal(r.output[1].error.code, 'tool_not_found');
   });
 
   test('no instance is left alive after its run (warm pool and live sessions aside)', async () => {
