@@ -123,7 +123,8 @@ test('without bubblewrap, exec and process isolation fail closed unless mode is 
 
 test('detectBubblewrap reports version and features when present', (t) => {
   const info = detectBubblewrap();
-  if (!info.available) return t.skip(`bubblewrap not installed: ${info.reason}`);
+  if (!info.path) return t.skip(`bubblewrap not installed: ${info.reason}`);
+  assert.equal(info.available, true, `bubblewrap is installed but cannot sandbox here: ${info.reason}`);
   assert.match(info.version ?? '', /^\d+\.\d+/);
   assert.ok(info.path);
   assert.equal(detectBubblewrap(), info, 'cached');

@@ -31,7 +31,7 @@ function run(script: string, over: Partial<RunSandboxedOptions> = {}) {
 const all = (r: { stdout: string; stderr: string }) => r.stdout + r.stderr;
 
 test('reads of /etc/shadow, ~/.ssh, the state dir and outside files fail; the canary never comes back', async (t) => {
-  if (!bw.available) return t.skip(`bubblewrap not installed: ${bw.reason}`);
+  if (!bw.path) return t.skip(`bubblewrap not installed: ${bw.reason}`);
   const r = await run(
     `cat /etc/shadow /etc/passwd /root/.ssh/id_rsa ${fakeHome}/.ssh/id_rsa ${state}/keys.json ${innerState}/db ${base}/outside/secret; ` +
       `ls -la /etc ${fakeHome}/.ssh ${innerState} /root; cat ${fakeHome}/readable.txt; find / -xdev -name keys.json 2>/dev/null; echo done`,
@@ -43,7 +43,7 @@ test('reads of /etc/shadow, ~/.ssh, the state dir and outside files fail; the ca
 });
 
 test('writes outside the workspace fail or land in the private /tmp; the workspace is writable', async (t) => {
-  if (!bw.available) return t.skip(`bubblewrap not installed: ${bw.reason}`);
+  if (!bw.path) return t.skip(`bubblewrap not installed: ${bw.reason}`);
   const marker = `cg-escape-${process.pid}`;
   const r = await run(
     `echo x > /usr/${marker}; echo x > ${fakeHome}/${marker}; echo x > ${base}/outside/${marker}; echo x > ${innerState}/${marker}; ` +
@@ -58,7 +58,7 @@ test('writes outside the workspace fail or land in the private /tmp; the workspa
 });
 
 test('no network: a TCP connect to a host listener and an abstract unix socket both fail, nothing is recorded', async (t) => {
-  if (!bw.available) return t.skip(`bubblewrap not installed: ${bw.reason}`);
+  if (!bw.path) return t.skip(`bubblewrap not installed: ${bw.reason}`);
   let hits = 0;
   const tcp = net.createServer((c) => {
     hits++;
@@ -77,7 +77,7 @@ test('no network: a TCP connect to a host listener and an abstract unix socket b
       net.connect(${port},'127.0.0.1').on('connect',()=>done('tcp','CONNECTED')).on('error',e=>done('tcp',e.code));
       net.connect({path:'\\0clawguard-test-${process.pid}'}).on('connect',()=>done('unix','CONNECTED')).on('error',e=>done('unix',e.code));
       require('dns').lookup('example.com',(e)=>done('dns',e?e.code:'RESOLVED'));`;
-    const r = await runSandboxed({ argv: [process.execPath, '-e', js], workspace: ws, timeoutMs: 10_000, maxOutputBytes: 10_000, hiddenPaths: hidden, limits: { addressSpaceMb: 4096 } });
+    const r = await runSandboxed({ argv: [process.execPath, '-e', js], workspace: ws, timeoutMs: 10_000, maxOutputBytes: 10_000, hiddenPaths: hidden, roBinds: [path.dirname(fs.realpathSync(process.execPath))], limits: { addressSpaceMb: 4096 } });
     assert.ok(!r.stdout.includes('CONNECTED') && !r.stdout.includes('RESOLVED'), all(r));
     assert.match(r.stdout, /tcp E(CONNREFUSED|NETUNREACH)/);
     assert.equal(hits, 0);
@@ -90,7 +90,7 @@ test('no network: a TCP connect to a host listener and an abstract unix socket b
 });
 
 test('the gateway environment and processes are invisible; signals cannot reach the parent', async (t) => {
-  if (!bw.available) return t.skip(`bubblewrap not installed: ${bw.reason}`);
+  if (!bw.path) return t.skip(`bubblewrap not installed: ${bw.reason}`);
   process.env.CLAWGUARD_TEST_SECRET = TOKEN;
   try {
     const r = await run(`env; cat /proc/1/environ /proc/${process.pid}/environ /proc/*/environ 2>&1; ls /proc | grep -c '^[0-9]'; kill -9 ${process.pid} ${process.ppid}; sleep 30 & kill -9 -1; wait; echo after`, {
@@ -112,7 +112,7 @@ test('the gateway environment and processes are invisible; signals cannot reach 
 });
 
 test('a fork bomb is contained by the process limit and leaves nothing behind', async (t) => {
-  if (!bw.available) return t.skip(`bubblewrap not installed: ${bw.reason}`);
+  if (!bw.path) return t.skip(`bubblewrap not installed: ${bw.reason}`);
   const pl = processLimitStatus();
   const before = countProcs();
   if (pl.kind === 'none') {
@@ -133,7 +133,7 @@ test('a fork bomb is contained by the process limit and leaves nothing behind', 
 });
 
 test('disk filling is capped: file size limit in the workspace, size-capped private /tmp', async (t) => {
-  if (!bw.available) return t.skip(`bubblewrap not installed: ${bw.reason}`);
+  if (!bw.path) return t.skip(`bubblewrap not installed: ${bw.reason}`);
   const r = await run(`dd if=/dev/zero of=${ws}/big bs=1M count=100 2>&1`, { limits: { fileSizeMb: 4 } });
   assert.ok(fs.statSync(path.join(ws, 'big')).size <= 4 * 1024 * 1024, 'RLIMIT_FSIZE stopped the workspace file');
   assert.match(all(r), /File size limit exceeded|File too large/);
@@ -143,7 +143,7 @@ test('disk filling is capped: file size limit in the workspace, size-capped priv
 });
 
 test('timeout, output cap, CPU limit and exit status are reported', async (t) => {
-  if (!bw.available) return t.skip(`bubblewrap not installed: ${bw.reason}`);
+  if (!bw.path) return t.skip(`bubblewrap not installed: ${bw.reason}`);
   const t0 = Date.now();
   const slow = await run('sleep 30', { timeoutMs: 300 });
   assert.equal(slow.timedOut, true);
@@ -174,3 +174,51 @@ test('timeout, output cap, CPU limit and exit status are reported', async (t) =>
 function countProcs(): number {
   return fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n)).length;
 }
+
+test('die-with-parent: when the gateway process dies, its sandboxes die with it', async (t) => {
+  if (!bw.path) return t.skip(`bubblewrap not installed: ${bw.reason}`);
+  const marker = `cg-orphan-${process.pid}-${Date.now()}`;
+  const mod = new URL('../../src/sandbox/index.js', import.meta.url).href;
+  const js = `import(${JSON.stringify(mod)}).then((s) => { s.runSandboxed({ argv: ['/bin/sh', '-c', 'sleep 300; echo ${marker}'], workspace: ${JSON.stringify(ws)}, timeoutMs: 300000, maxOutputBytes: 100 }); setTimeout(() => console.log('started'), 300); });`;
+  const { spawn } = await import('node:child_process');
+  const gw = spawn(process.execPath, ['--input-type=module', '-e', js], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((res) => gw.stdout!.on('data', (d: Buffer) => d.toString().includes('started') && res()));
+  const running = () => fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n)).some((n) => {
+    try {
+      return fs.readFileSync(`/proc/${n}/cmdline`, 'utf8').includes(marker);
+    } catch {
+      return false;
+    }
+  });
+  assert.equal(running(), true, 'the sandboxed command is running');
+  gw.kill('SIGKILL');
+  await new Promise((res) => gw.once('exit', res));
+  for (let i = 0; i < 50 && running(); i++) await new Promise((res) => setTimeout(res, 20));
+  assert.equal(running(), false, 'the sandbox did not outlive the gateway');
+});
+
+test('a descriptor the gateway inherited without close-on-exec does not reach the sandbox', async (t) => {
+  if (!bw.path) return t.skip(`bubblewrap not installed: ${bw.reason}`);
+  const secret = path.join(base, 'outside', 'secret');
+  const mod = new URL('../../src/sandbox/index.js', import.meta.url).href;
+  // The "gateway" is a child node that inherits fd 40 open on the secret (as a supervisor might leak it).
+  const js = `import(${JSON.stringify(mod)}).then(async (s) => {
+    const r = await s.runSandboxed({ argv: ['/bin/sh', '-c', 'cat /proc/self/fd/40; ls -l /proc/self/fd/'], workspace: ${JSON.stringify(ws)}, timeoutMs: 5000, maxOutputBytes: 10000 });
+    const own = require('fs').readFileSync('/proc/self/fd/40', 'utf8');
+    process.stdout.write(JSON.stringify({ out: r.stdout + r.stderr, parentStillHasIt: own.length > 0 }));
+  });`.replace("require('fs')", "(await import('node:fs')).default");
+  const { spawn } = await import('node:child_process');
+  const fd = fs.openSync(secret, 'r');
+  const stdio: Array<'ignore' | 'pipe' | 'inherit' | number> = ['ignore', 'pipe', 'inherit'];
+  for (let i = 3; i < 40; i++) stdio.push('ignore');
+  stdio[40] = fd;
+  const gw = spawn(process.execPath, ['--input-type=module', '-e', js], { stdio });
+  fs.closeSync(fd);
+  let out = '';
+  gw.stdout!.on('data', (d: Buffer) => (out += d));
+  await new Promise((res) => gw.once('close', res));
+  const r = JSON.parse(out) as { out: string; parentStillHasIt: boolean };
+  assert.ok(!r.out.includes(TOKEN), r.out);
+  assert.match(r.out, /40 -> \/dev\/null/);
+  assert.equal(r.parentStillHasIt, true, "the gateway's own descriptor is left alone");
+});

@@ -95,7 +95,7 @@ test('path-traversal corpus: nothing is read or written outside the root; the ca
           stats.refused++;
         }
         try {
-          const w = await guard.writeFile(p, 'W');
+          const w = await guard.writeFile(p, 'W', { createDirs: true });
           stats.writeOk++;
           assert.ok(inRoot(w.path), `write of ${JSON.stringify(p)} landed at ${w.path}`);
         } catch (e) {

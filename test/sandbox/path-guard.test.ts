@@ -73,6 +73,7 @@ test('blocked and hidden paths win over allowed ones, whichever is more specific
     assert.equal(await code(g3.resolve('inner.txt', 'read')), 'ok');
     assert.equal(await code(g3.resolve('sub/x', 'read')), 'path_blocked');
     assert.equal(guard.decide('/etc').ok, false);
+    assert.throws(() => createPathGuard({ allowedPaths: ['relative/dir'], blockedPaths: [] }), { code: 'config_invalid' });
   } finally {
     done();
   }
@@ -141,13 +142,13 @@ test('readFile caps size, refuses directories, FIFOs and devices; stat and list 
 test('writeFile creates only inside a root, makes parents, refuses hard links, roots, oversize data', async () => {
   const { ws, outside, guard, done } = layout();
   try {
-    const w = await guard.writeFile('new/deep/file.txt', 'hello');
+    const w = await guard.writeFile('new/deep/file.txt', 'hello', { createDirs: true });
     assert.deepEqual(w, { path: path.join(ws, 'new/deep/file.txt'), bytes: 5, created: true });
     const w2 = await guard.writeFile('new/deep/file.txt', 'hi');
     assert.equal(w2.created, false);
     assert.equal(fs.readFileSync(path.join(ws, 'new/deep/file.txt'), 'utf8'), 'hi', 'overwrite truncates');
     await assert.rejects(guard.writeFile('x.txt', 'x'.repeat(11), { maxBytes: 10 }), { code: 'bad_request' });
-    await assert.rejects(guard.writeFile('nodir/x.txt', 'x', { createDirs: false }), { code: 'not_found' });
+    await assert.rejects(guard.writeFile('nodir/x.txt', 'x'), { code: 'not_found' }, 'parents are created only on request');
     await assert.rejects(guard.writeFile(ws, 'x'), { code: 'bad_request' });
     await assert.rejects(guard.writeFile('sub', 'x'), { code: 'bad_request' });
     fs.linkSync(path.join(outside, 'secret.txt'), path.join(ws, 'hard.txt'));
@@ -196,7 +197,7 @@ test('TOCTOU: a write never follows a symlink swapped into a parent after the ch
   try {
     fs.mkdirSync(path.join(ws, 'dir'));
     const g = createPathGuard({ allowedPaths: [ws], blockedPaths: [], workspace: ws, beforeOpen: swapper(ws, outside) });
-    await assert.rejects(g.writeFile('dir/planted.txt', 'x'), { code: 'path_blocked' });
+    await assert.rejects(g.writeFile('dir/planted.txt', 'x', { createDirs: true }), { code: 'path_blocked' });
     assert.deepEqual(fs.readdirSync(outside), ['secret.txt'], 'nothing was created outside');
   } finally {
     done();
@@ -220,7 +221,7 @@ test('TOCTOU under a real concurrent swapper: no read returns the canary, no wri
     const outcomes: Record<string, number> = {};
     const t0 = Date.now();
     while (Date.now() - t0 < 1400) {
-      const [r, w] = await Promise.allSettled([guard.readFile('dir/secret.txt'), guard.writeFile(`dir/w${Date.now() % 7}.txt`, 'x')]);
+      const [r, w] = await Promise.allSettled([guard.readFile('dir/secret.txt'), guard.writeFile(`dir/w${Date.now() % 7}.txt`, 'x', { createDirs: true })]);
       if (r.status === 'fulfilled') {
         assert.equal(r.value.content.toString(), 'inside');
         assert.ok(r.value.path.startsWith(ws + '/'));

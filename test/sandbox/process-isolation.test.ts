@@ -40,7 +40,7 @@ function once<T>(child: ChildProcess): Promise<T> {
 
 test('spawnSandboxedNode: IPC over fd 3 survives bwrap; the script is isolated like exec', async (t) => {
   const bw = detectBubblewrap();
-  if (!bw.available) return t.skip(`bubblewrap not installed: ${bw.reason}`);
+  if (!bw.path) return t.skip(`bubblewrap not installed: ${bw.reason}`);
   process.env.CLAWGUARD_PROC_SECRET = TOKEN;
   const child = spawnSandboxedNode({ script: path.join(scripts, 'agent.cjs'), workspace: ws, hiddenPaths: [state, '/etc'], envAllow: ['LANG'] });
   try {

@@ -1,0 +1,60 @@
+/**
+ * sandbox — the independent second-line guards behind policy, and the one bubblewrap builder.
+ * Other modules import only from here.
+ *
+ * Path guard (fs.* tools)
+ *   createPathGuard({ allowedPaths, blockedPaths, workspace?, home?, hiddenPaths? }) → PathGuard
+ *     resolve(p, 'read'|'write') → canonical real path, or throws path_blocked / bad_request
+ *     readFile(p, { maxBytes? = 1 MiB }) → { content, truncated, path, size }  (not_found, path_blocked …)
+ *     writeFile(p, data, { maxBytes? = 10 MiB, createDirs? = false }) → { path, bytes, created }
+ *     list(p, { maxEntries? })    → { path, entries: [{ name, type, size }], truncated }  (blocked/hidden children omitted)
+ *     stat(p)                     → { path, type, size, mtimeMs, mode }
+ *     decide(canonicalPath)       → PathVerdict (sync, no disk access)
+ *   Plain paths are never URL-decoded; `file://` URLs are decoded once; `~` expands; relative paths
+ *   join the workspace. A blocked or hidden prefix wins over any allowed one. Opens use O_NOFOLLOW and
+ *   re-check /proc/self/fd/N; writes walk from the root without following any symlink and refuse
+ *   files with more than one hard link.
+ *
+ * Egress guard (http.fetch, model calls)
+ *   createEgressGuard({ allowedDomains, blockedDomains, allowPrivate?, lookup?, maxRedirects? = 5,
+ *                       maxResponseBytes? = 10 MiB, timeoutMs? = 30 s, onLog?, tls? }) → EgressGuard
+ *     check(url)  → { url, host, port, addresses, pinned }, or throws host_blocked / bad_request / not_found
+ *     fetch(url, { method?, headers?, body?, beforeHop?, maxResponseBytes?, timeoutMs?, signal? })
+ *                 → { status, headers, body, truncated, finalUrl, address, redirects }
+ *     close()
+ *   http/https only; resolve once, every address checked, connection dialled to the pinned address;
+ *   redirects followed here (each hop re-checked); on a cross-origin hop only non-credential headers
+ *   survive and beforeHop re-decides injected headers. Metadata endpoints are never reachable.
+ *
+ * Process isolation
+ *   detectBubblewrap() → { available, path?, version?, reason?, features? }   (cached; CLAWGUARD_BWRAP)
+ *   sandboxStatus(mode?) → { mode, available, reason?, bubblewrap, prlimit, processLimit }
+ *   buildBwrapArgs(spec) → string[]   the ONE builder of bwrap command lines
+ *   runSandboxed({ argv, workspace, timeoutMs, maxOutputBytes, cwd?, env?, envAllow?, stdin?, roBinds?,
+ *                  hiddenPaths?, limits?, mode?, signal? }) → { exitCode, signal, stdout, stderr,
+ *                  truncated, timedOut, durationMs, sandboxed }
+ *   spawnSandboxedNode({ script, args?, scriptDirs?, roBinds?, workspace?, cwd?, env?, envAllow?,
+ *                        hiddenPaths?, limits?, nodeArgs?, serialization?, mode? }) → ChildProcess (IPC on fd 3)
+ *   Both throw sandbox_unavailable when bubblewrap (or prlimit) is missing, unless mode is "off".
+ *   Limits: prlimit inside the sandbox (CPU, address space, processes, file size); a pids cgroup when
+ *   the gateway is root (RLIMIT_NPROC does not bind root); tmpfs /tmp with a size cap. Descriptors the
+ *   gateway inherited without close-on-exec are covered with /dev/null in every child. The output cap
+ *   counts stdout + stderr together and kills the command when exceeded.
+ */
+export { createPathGuard, procFdAvailable } from './path-guard.js';
+export type { PathGuard, PathGuardOptions, AccessMode, EntryType } from './path-guard.js';
+export type { PathVerdict } from './path-policy.js';
+export { lexicalCanonical, expandTilde } from './path-canonical.js';
+
+export { createEgressGuard } from './egress-guard.js';
+export type { EgressGuard, EgressGuardOptions, EgressFetchOptions, EgressResponse, EgressLogEntry, CheckedUrl, HopInfo, Resolver, ResolvedAddress } from './egress-guard.js';
+export { classifyAddress, METADATA_ADDRESSES } from './host-classify.js';
+export type { AddressClass } from './host-classify.js';
+export { DomainRules } from './domain-rules.js';
+
+export { buildBwrapArgs, detectBubblewrap, resetBubblewrapDetection, systemLayout } from './bwrap.js';
+export type { BwrapSpec, BwrapInfo, Bind } from './bwrap.js';
+export { rlimitPrefix, findPrlimit, processLimitStatus, DEFAULT_LIMITS } from './limits.js';
+export type { SandboxLimits, ProcessLimitKind } from './limits.js';
+export { runSandboxed, spawnSandboxedNode, sandboxStatus, DEFAULT_ENV_ALLOW } from './exec.js';
+export type { RunSandboxedOptions, SandboxResult, SpawnSandboxedNodeOptions, SandboxMode } from './exec.js';
