@@ -5,7 +5,7 @@
  * Shared by the isolate (thread) and the child process (process) levels.
  */
 export const AGENT_PRELUDE = String.raw`
-function cgPrelude(host, profile, seed, replayClock) {
+function cgPrelude(host, profile, seed, replayClock, record) {
   'use strict';
   let s = seed >>> 0;
   Math.random = function random() {
@@ -15,7 +15,11 @@ function cgPrelude(host, profile, seed, replayClock) {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+  // Clock readings are kept only for deterministic runs, and only up to a bound (a busy loop on
+  // Date.now() must not turn into a memory bomb); past it the record is marked incomplete.
+  const MAX_CLOCK = 100000;
   const clock = [];
+  let clockOverflow = false;
   let ci = 0;
   const RealDate = Date;
   const realNow = RealDate.now.bind(RealDate);
@@ -25,7 +29,10 @@ function cgPrelude(host, profile, seed, replayClock) {
       v = replayClock[ci++];
       if (v === undefined) throw new Error('replay: the agent read the clock more often than recorded');
     } else v = realNow();
-    clock.push(v);
+    if (record) {
+      if (clock.length < MAX_CLOCK) clock.push(v);
+      else clockOverflow = true;
+    }
     return v;
   }
   class CgDate extends RealDate {
@@ -88,7 +95,7 @@ function cgPrelude(host, profile, seed, replayClock) {
       err.code = 'output_invalid';
       throw err;
     }
-    return JSON.stringify({ outputJson: outputJson === undefined ? 'null' : outputJson, clock });
+    return JSON.stringify({ outputJson: outputJson === undefined ? 'null' : outputJson, clock, clockOverflow });
   }
   return { runAgent, abort, clock };
 }

@@ -17,6 +17,8 @@ export interface InstanceJob {
   source: AgentSource;
   /** Seed for the instance's Math.random (recorded for deterministic runs). */
   seed: number;
+  /** Keep the agent's clock readings (deterministic runs only). */
+  recordClock: boolean;
   /** On replay: the clock readings to hand back, in order. */
   replayClock?: number[];
   host: HostBridge;
@@ -28,6 +30,8 @@ export interface InstanceResult {
   outputJson: string;
   /** Every clock reading the agent made, in order (for deterministic replay). */
   clock: number[];
+  /** True when the agent read the clock more often than the record keeps. */
+  clockOverflow?: boolean;
 }
 
 export type DestroyReason = 'completed' | 'timeout' | 'killed' | 'shutdown' | 'memory_limit' | 'crashed';

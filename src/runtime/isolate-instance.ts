@@ -129,8 +129,8 @@ class IsolateInstance implements AgentInstance {
          call: (k, n, a) => $0.apply(undefined, [k, n, a], { result: { promise: true } }),
          log: (l, m, f) => { $1.applyIgnored(undefined, [l, m, f]); },
        };
-       globalThis.__cg = cgPrelude(host, $2, $3, $4 === null ? null : JSON.parse($4));`,
-      [callRef, logRef, job.profile, job.seed, job.replayClock ? JSON.stringify(job.replayClock) : null],
+       globalThis.__cg = cgPrelude(host, $2, $3, $4 === null ? null : JSON.parse($4), $5);`,
+      [callRef, logRef, job.profile, job.seed, job.replayClock ? JSON.stringify(job.replayClock) : null, job.recordClock],
     );
     // Take the prelude's handles off the global object before agent code runs.
     const runRef = (await context.evalClosure('return globalThis.__cg.runAgent;', [], { result: { reference: true } })) as IvmNs.Reference<(ns: unknown, input: string, runId: string) => Promise<string>>;
@@ -159,9 +159,9 @@ class IsolateInstance implements AgentInstance {
       const text = (await this.loaded.runRef.apply(undefined, [this.loaded.ns.derefInto(), JSON.stringify(job.input ?? null), job.runId], {
         result: { promise: true, copy: true },
       })) as string;
-      const parsed = JSON.parse(text) as { outputJson: string; clock: number[] };
+      const parsed = JSON.parse(text) as { outputJson: string; clock: number[]; clockOverflow?: boolean };
       await this.sampleUsage();
-      return { outputJson: parsed.outputJson, clock: parsed.clock };
+      return { outputJson: parsed.outputJson, clock: parsed.clock, ...(parsed.clockOverflow ? { clockOverflow: true } : {}) };
     } catch (e) {
       if (e instanceof InstanceFailure) throw e;
       if (this._destroyed || this.isolate.isDisposed) throw this.destroyedFailure(e);

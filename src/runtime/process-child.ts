@@ -13,6 +13,7 @@ interface StartMsg {
   input: unknown;
   seed: number;
   replayClock: number[] | null;
+  recordClock: boolean;
   source: { kind: 'file'; path: string } | { kind: 'inline'; name: string; code: string };
 }
 type ResultMsg = { type: 'result'; id: number; text: string } | { type: 'result'; id: number; error: string };
@@ -27,6 +28,7 @@ const cgPrelude = new Function(`${AGENT_PRELUDE}; return cgPrelude;`)() as (
   profile: string,
   seed: number,
   replayClock: number[] | null,
+  record: boolean,
 ) => { runAgent(ns: unknown, input: string, runId: string): Promise<string>; abort(): void };
 
 let nextId = 1;
@@ -51,7 +53,7 @@ async function start(msg: StartMsg): Promise<void> {
     log: (level: string, m: string, fields: string) => send({ type: 'log', level, msg: m, fields }),
   };
   if (!prelude) {
-    prelude = cgPrelude(host, msg.profile, msg.seed, msg.replayClock);
+    prelude = cgPrelude(host, msg.profile, msg.seed, msg.replayClock, msg.recordClock === true);
     try {
       agentNs = msg.source.kind === 'file'
         ? await import(pathToFileURL(msg.source.path).href)

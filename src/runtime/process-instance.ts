@@ -132,8 +132,8 @@ class ProcessInstance implements AgentInstance {
           finish(() => {
             if (m.ok) {
               try {
-                const parsed = JSON.parse(m.text) as { outputJson: string; clock: number[] };
-                resolve({ outputJson: String(parsed.outputJson), clock: Array.isArray(parsed.clock) ? parsed.clock.map(Number) : [] });
+                const parsed = JSON.parse(m.text) as { outputJson: string; clock: number[]; clockOverflow?: boolean };
+                resolve({ outputJson: String(parsed.outputJson), clock: Array.isArray(parsed.clock) ? parsed.clock.map(Number) : [], ...(parsed.clockOverflow ? { clockOverflow: true } : {}) });
               } catch {
                 reject(new InstanceFailure('agent_error', 'agent process sent a malformed result'));
               }
@@ -152,6 +152,7 @@ class ProcessInstance implements AgentInstance {
         input: job.input ?? null,
         seed: job.seed,
         replayClock: job.replayClock ?? null,
+        recordClock: job.recordClock,
         source: job.source,
       });
     });

@@ -216,12 +216,13 @@ export class RunManager {
         instance.destroy('timeout');
       }, p.timeoutSeconds * 1000);
       try {
-        const result = await instance.run({ runId: a.runId, profile: p.name, input: req.input ?? null, source: this.source(p), seed, host: this.bridge(a, { ...(recorder ? { recorder } : {}) }), maxOutputBytes: p.maxOutputBytes });
+        const result = await instance.run({ runId: a.runId, profile: p.name, input: req.input ?? null, source: this.source(p), seed, recordClock: p.deterministic, host: this.bridge(a, { ...(recorder ? { recorder } : {}) }), maxOutputBytes: p.maxOutputBytes });
         clearTimeout(timer);
         const cut = Buffer.byteLength(result.outputJson) > p.maxOutputBytes;
         const output = cut ? Buffer.from(result.outputJson).subarray(0, p.maxOutputBytes).toString('utf8') : (JSON.parse(result.outputJson) as unknown);
         if (recorder) {
           recorder.rec.clock = result.clock;
+          if (result.clockOverflow) recorder.rec.clockOverflow = true;
           this.d.store.runs.saveRecording(a.runId, recorder.rec);
         }
         return this.finalize(rt, a, 'succeeded', { startedAt, t0, output, outputTruncated: cut, usageFrom: instance });
@@ -300,7 +301,7 @@ export class RunManager {
     const timer = setTimeout(() => instance.destroy('timeout'), p.timeoutSeconds * 1000);
     try {
       const source = run.profile && p.entry ? ({ kind: 'file', path: p.entry } as const) : this.source(p);
-      const result = await instance.run({ runId, profile: p.name, input: run.input, source, seed: rec.seed, replayClock: rec.clock, host: this.bridge(a, { replayer }), maxOutputBytes: p.maxOutputBytes });
+      const result = await instance.run({ runId, profile: p.name, input: run.input, source, seed: rec.seed, replayClock: rec.clock, recordClock: false, host: this.bridge(a, { replayer }), maxOutputBytes: p.maxOutputBytes });
       const divergence = replayer.finish();
       const outputSame = Replayer.sameOutput(JSON.parse(result.outputJson), run.output);
       return { runId, same: !divergence && outputSame, recordedCalls: rec.calls.length, replayedCalls: replayer.replayed, outputSame, ...(divergence ? { divergence } : {}), state: 'succeeded' };

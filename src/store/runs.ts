@@ -27,6 +27,8 @@ export interface RunRecord {
 export interface RunRecording {
   seed: number;
   clock: number[];
+  /** The agent read the clock more often than the record keeps: replay cannot be exact. */
+  clockOverflow?: boolean;
   calls: Array<{ kind: 'tool' | 'model'; name: string; args: unknown; result: unknown }>;
 }
 

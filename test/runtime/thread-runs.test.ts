@@ -58,6 +58,7 @@ before(async () => {
       denied: { entry: agents.denied, tools: { allow: ['system.time'] } },
       missing: { entry: `${dir}/does-not-exist.js` },
       capped: { entry: agents.slow, 'max-concurrent': 2, queueLimit: 500, warmPool: 2 },
+      busy: { entry: agents.slow, memoryMb: 32 },
       tiny: { entry: agents.slow, 'max-concurrent': 1, queueLimit: 1, warmPool: 0 },
       sess: { entry: agents.leak, runtime: 'session', session: { idleTimeout: 1 } },
     },
@@ -114,6 +115,11 @@ describe('thread isolation (fresh isolate per run)', () => {
     assert.equal(r.error.code, 'memory_limit');
     assert.equal((await g.call('GET', '/healthz')).status, 200);
     assert.equal((await run('hello', { name: 'after' })).state, 'succeeded');
+  });
+
+  test('a busy loop on Date.now() is not a memory bomb (the clock is recorded only for deterministic runs)', async () => {
+    const r = await run('busy', { ms: 1500 });
+    assert.equal(r.state, 'succeeded', JSON.stringify(r));
   });
 
   test('a crash ends as failed with the error', async () => {
