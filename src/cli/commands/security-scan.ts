@@ -5,6 +5,7 @@
  * Option values are parsed here rather than by commander so that every usage error is one
  * clear line on stderr with exit code 2, however the program around it is configured.
  */
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { isClawguardError } from '../../errors/index.js';
@@ -72,8 +73,10 @@ export function registerSecurityScanCommand(program: Command): void {
         if (!['text', 'json', 'sarif'].includes(format)) throw new UsageError(`--format must be text, json or sarif, got "${format}"`);
         const output = value('output', o.output);
 
+        // The deployment's state dir is checked even when it lies outside the target: --state-dir,
+        // CLAWGUARD_STATE_DIR, or the default ./.clawguard when it exists.
         const g = cmd.optsWithGlobals<{ stateDir?: string }>();
-        const stateDir = g.stateDir ?? process.env.CLAWGUARD_STATE_DIR;
+        const stateDir = g.stateDir ?? process.env.CLAWGUARD_STATE_DIR ?? (existsSync('.clawguard') ? '.clawguard' : undefined);
         const report = await scan({
           target,
           rules: rulesRaw as RuleSet,
@@ -83,6 +86,10 @@ export function registerSecurityScanCommand(program: Command): void {
           ...(stateDir ? { stateDirs: [stateDir] } : {}),
         });
         const text = formatReport(report, format);
+        // `... | head` closing the pipe early is not an error worth a stack trace.
+        process.stdout.once('error', (e: NodeJS.ErrnoException) => {
+          if (e.code !== 'EPIPE') throw e;
+        });
         if (output) {
           await writeFile(output, text, { mode: 0o600 });
           process.stderr.write(`security-scan: ${report.summary.total} finding(s) written to ${output}\n`);
