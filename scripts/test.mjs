@@ -28,7 +28,9 @@ const cmd = coverage
   ? ['node_modules/.bin/c8', '--check-coverage', '--lines', '80', '--reporter=text-summary', '--reporter=json-summary',
      '--include', 'src/**', '--exclude', 'test/**', '--exclude', 'bench/**', '--exclude-after-remap', process.execPath, ...nodeArgs]
   : [process.execPath, ...nodeArgs];
-const r = spawnSync(cmd[0], cmd.slice(1), { stdio: 'inherit', env: { ...process.env, CLAWGUARD_TEST: '1' } });
+// isolated-vm needs --no-node-snapshot on Node >= 20 (without it, exit can abort in its environment teardown).
+const nodeOptions = [process.env.NODE_OPTIONS, '--no-node-snapshot'].filter(Boolean).join(' ');
+const r = spawnSync(cmd[0], cmd.slice(1), { stdio: 'inherit', env: { ...process.env, NODE_OPTIONS: nodeOptions, CLAWGUARD_TEST: '1' } });
 let tap = '';
 try {
   tap = readFileSync(tapFile, 'utf8');

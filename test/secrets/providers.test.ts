@@ -156,7 +156,8 @@ test('exec: a real resolver over OpenClaw exec protocol v1, without a shell, wit
     assert.deepEqual(echoed.args, ['--mode', 'echo-args', `$(touch ${marker})`, '; rm -rf /'], 'arguments arrive verbatim: no shell');
     assert.equal(existsSync(marker), false);
     assert.equal(echoed.provider, 'echo');
-    assert.deepEqual(echoed.env.filter((k: string) => !k.startsWith('__CF')), ['PATH', 'RESOLVER_TOKEN'], 'only PATH and passEnv reach the resolver');
+    // Node itself copies NODE_V8_COVERAGE into every child while coverage is being collected (npm test).
+    assert.deepEqual(echoed.env.filter((k: string) => !k.startsWith('__CF') && k !== 'NODE_V8_COVERAGE'), ['PATH', 'RESOLVER_TOKEN'], 'only PATH and passEnv reach the resolver');
     await assert.rejects(use(r, 'relative'), /command must be an absolute path/);
   } finally {
     r.close();

@@ -30,6 +30,9 @@ export function registerStartCommand(program: Command): void {
         throw e;
       }
       const stateDir = stateDirOf(g);
+      if (!process.execArgv.includes('--no-node-snapshot') && !(process.env.NODE_OPTIONS ?? '').includes('--no-node-snapshot')) {
+        process.stderr.write('warning: node was started without --no-node-snapshot, which the isolate engine needs (use the clawguard bin or npm start)\n');
+      }
       // Loaded only here: the gateway pulls in fastify, the isolate engine and the store.
       const { Gateway } = await import('../../server/index.js');
       const gw = new Gateway({ config, stateDir, ...(o.port !== undefined ? { port: o.port } : {}), ...(o.host ? { host: o.host } : {}), ...(process.env.CLAWGUARD_TOKEN ? { token: process.env.CLAWGUARD_TOKEN } : {}), ...(o.tlsCert ? { tlsCert: o.tlsCert } : {}), ...(o.tlsKey ? { tlsKey: o.tlsKey } : {}) });
