@@ -1,27 +1,40 @@
-/** Operator bearer tokens, compared in constant time. */
-import { createHash, timingSafeEqual } from 'node:crypto';
+/**
+ * Operator bearer tokens with scopes (read ⊂ write ⊂ admin), compared in constant time by the
+ * identity module. Read endpoints need `read`, changes `write`, identity and key management
+ * `admin`. Agent credentials (signatures, session tokens) never work here. Refusals are recorded.
+ */
 import type { FastifyRequest } from 'fastify';
 import { ClawguardError } from '../errors/index.js';
-
-const digest = (s: string) => createHash('sha256').update(s).digest();
+import { hasScope, type OperatorIdentity, type OperatorTokens, type Rejection, type Scope } from '../identity/index.js';
 
 export class OperatorAuth {
-  private readonly expected: Buffer;
-  constructor(token: string) {
-    this.expected = digest(token);
+  constructor(
+    private readonly tokens: OperatorTokens,
+    private readonly onReject: (r: Rejection) => unknown = () => undefined,
+  ) {}
+
+  /** The operator a token belongs to, or undefined. */
+  check(presented: string | undefined): OperatorIdentity | undefined {
+    if (!presented) return undefined;
+    return this.tokens.authenticate(presented);
   }
 
-  /** Hashing first makes the comparison constant-time regardless of the presented token's length. */
-  check(presented: string | undefined): boolean {
-    if (!presented) return false;
-    return timingSafeEqual(digest(presented), this.expected);
-  }
-
-  require(req: FastifyRequest): void {
+  /** Throws unauthenticated (401) or insufficient_scope (403). Without a scope, admin is required (fail closed). */
+  require(req: FastifyRequest, scope: Scope = 'admin'): OperatorIdentity {
+    const fail = (code: string, message: string): never => {
+      this.onReject({ code, message, method: req.method, path: req.url.split('?')[0]!, ...(req.socket.remoteAddress ? { remoteAddress: req.socket.remoteAddress } : {}), door: 'operator' });
+      throw new ClawguardError(code, message);
+    };
     const h = req.headers.authorization;
     const m = typeof h === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(h) : null;
-    if (!m) throw new ClawguardError('unauthenticated', 'operator endpoint: send "Authorization: Bearer <operator token>" (see <state-dir>/operator.token)');
-    if (!this.check(m[1])) throw new ClawguardError('unauthenticated', 'operator token not accepted');
+    if (!m) {
+      const signed = req.headers['signature-input'] !== undefined || req.headers.signature !== undefined;
+      return fail('unauthenticated', signed ? 'operator endpoint: agent signatures are not accepted here; send "Authorization: Bearer <operator token>"' : 'operator endpoint: send "Authorization: Bearer <operator token>" (see <state-dir>/operator.token)');
+    }
+    const who = this.check(m[1]);
+    if (!who) return fail('unauthenticated', 'operator token not accepted');
+    if (!hasScope(who.scopes, scope)) return fail('insufficient_scope', `this operator token has scope ${who.scopes.join(', ')}; ${req.method} ${req.url.split('?')[0]} needs ${scope}`);
+    return who;
   }
 }
 

@@ -1,0 +1,142 @@
+/**
+ * Verifying RFC 9421 signatures on requests: required coverage, time window, key, signature
+ * (Ed25519), identity status, Content-Digest, then the nonce. Each failure has its own code.
+ */
+import { type KeyObject, verify as edVerify } from 'node:crypto';
+import { reject } from '../codes.js';
+import { signatureBase } from './base.js';
+import { type DigestAlgorithm, verifyContentDigest } from './digest.js';
+import { parseSignatureFields, type SignatureParams } from './fields.js';
+import { fieldValue, type SignedRequest } from './message.js';
+
+export interface RequiredCoverage {
+  /** Components that must all be covered (serialized identifiers, e.g. `"@method"` or plain `@method`). */
+  components: string[];
+  /** At least one of these groups must be fully covered. */
+  oneOf?: string[][];
+  /** Signature parameters that must be present. */
+  params: Array<keyof SignatureParams>;
+  /** Require content-digest to be covered when the request has a body. */
+  digestWhenBody: boolean;
+}
+
+/** What the gateway demands of every agent request. */
+export const GATEWAY_COVERAGE: RequiredCoverage = {
+  components: ['@method'],
+  oneOf: [['@target-uri'], ['@authority', '@path', '@query']],
+  params: ['created', 'keyid', 'nonce'],
+  digestWhenBody: true,
+};
+
+export interface ResolvedKey {
+  key: KeyObject;
+  /** Runs after the signature verified (e.g. identity revoked/expired); throw to refuse. */
+  afterVerify?: () => void;
+}
+
+export interface VerifyOptions {
+  /** Unix seconds. */
+  now: number;
+  skewSeconds: number;
+  /** How far `created` may lie in the future (clock drift, whole-second rounding). Default 2 s. */
+  futureToleranceSeconds?: number;
+  label?: string;
+  required: RequiredCoverage;
+  resolveKey(keyid: string | undefined): ResolvedKey;
+  /** Called last, with the nonce and until when it must be remembered; throw replayed_nonce to refuse. */
+  checkNonce?(keyid: string, nonce: string, untilSeconds: number): void;
+}
+
+export interface VerifiedSignature {
+  label: string;
+  keyid: string | undefined;
+  params: SignatureParams;
+  covered: string[];
+  base: string;
+  digest?: DigestAlgorithm[];
+}
+
+const ident = (c: string) => (c.startsWith('"') ? c : JSON.stringify(c));
+
+interface Prepared {
+  result: VerifiedSignature;
+  key: ResolvedKey;
+  data: Buffer;
+  signature: Buffer;
+}
+
+function prepare(msg: SignedRequest, o: VerifyOptions): Prepared {
+  const input = fieldValue(msg.headers, 'signature-input');
+  const sigField = fieldValue(msg.headers, 'signature');
+  if (input === undefined || sigField === undefined) throw reject('missing_signature', 'the request is not signed: send Signature-Input and Signature (RFC 9421, ed25519, keyid = your agent id)');
+  const parsed = parseSignatureFields(input, sigField, o.label);
+  const p = parsed.params;
+  if (p.alg !== undefined && p.alg !== 'ed25519') throw reject('unsupported_algorithm', `signature ${parsed.label}: alg ${JSON.stringify(p.alg)} is not accepted (only ed25519)`);
+  for (const name of o.required.params) if (p[name] === undefined) throw reject('missing_component', `signature ${parsed.label} lacks the required parameter ${name}`);
+  const covered = new Set(parsed.identifiers);
+  for (const c of o.required.components) if (!covered.has(ident(c))) throw reject('missing_component', `signature ${parsed.label} does not cover the required component ${ident(c)}`);
+  if (o.required.oneOf && !o.required.oneOf.some((g) => g.every((c) => covered.has(ident(c))))) {
+    throw reject('missing_component', `signature ${parsed.label} must cover ${o.required.oneOf.map((g) => g.map(ident).join(' + ')).join(' or ')}`);
+  }
+  const hasBody = (msg.body?.length ?? 0) > 0;
+  if (hasBody && o.required.digestWhenBody && !covered.has('"content-digest"')) throw reject('missing_component', `the request has a body, so signature ${parsed.label} must cover "content-digest" (RFC 9530)`);
+  if (p.expires !== undefined && p.expires <= o.now) throw reject('signature_expired', `signature ${parsed.label} expired at ${p.expires} (now ${o.now})`);
+  if (p.created !== undefined) {
+    const tolerance = o.futureToleranceSeconds ?? 2;
+    if (p.created > o.now + tolerance) throw reject('clock_skew', `signature ${parsed.label} was created ${p.created - o.now} s in the future; check the agent's clock`);
+    if (p.created < o.now - o.skewSeconds) throw reject('clock_skew', `signature ${parsed.label} was created ${o.now - p.created} s ago, more than the allowed ${o.skewSeconds} s`);
+  }
+  const key = o.resolveKey(p.keyid);
+  const base = signatureBase(msg, parsed.covered, parsed.signatureParams, parsed.identifiers);
+  return {
+    result: { label: parsed.label, keyid: p.keyid, params: p, covered: parsed.identifiers, base },
+    key,
+    data: Buffer.from(base, 'utf8'),
+    signature: parsed.signature,
+  };
+}
+
+function finish(msg: SignedRequest, o: VerifyOptions, pr: Prepared, ok: boolean): VerifiedSignature {
+  const { result } = pr;
+  if (!ok) throw reject('bad_signature', `signature ${result.label} does not verify with the key of ${JSON.stringify(result.keyid ?? '(no keyid)')}`);
+  pr.key.afterVerify?.();
+  const digestField = fieldValue(msg.headers, 'content-digest');
+  if (digestField !== undefined) result.digest = verifyContentDigest(digestField, msg.body ?? new Uint8Array());
+  else if ((msg.body?.length ?? 0) > 0 && o.required.digestWhenBody) throw reject('missing_component', 'the request has a body but no Content-Digest');
+  if (o.checkNonce && result.params.nonce !== undefined) {
+    const created = result.params.created ?? o.now;
+    const until = Math.min(created + o.skewSeconds, result.params.expires ?? Infinity) + 1;
+    o.checkNonce(result.keyid ?? '', result.params.nonce, until);
+  }
+  return result;
+}
+
+function ed25519Ok(pr: Prepared): boolean {
+  if (pr.signature.length !== 64) return false;
+  try {
+    return edVerify(null, pr.data, pr.key.key, pr.signature);
+  } catch {
+    return false;
+  }
+}
+
+/** Verifies synchronously. Throws a ClawguardError whose code says why the request is refused. */
+export function verifyRequest(msg: SignedRequest, o: VerifyOptions): VerifiedSignature {
+  const pr = prepare(msg, o);
+  return finish(msg, o, pr, ed25519Ok(pr));
+}
+
+/** Same checks, with the Ed25519 verification on libuv's thread pool (keeps the event loop free). */
+export async function verifyRequestAsync(msg: SignedRequest, o: VerifyOptions): Promise<VerifiedSignature> {
+  const pr = prepare(msg, o);
+  const ok =
+    pr.signature.length === 64 &&
+    (await new Promise<boolean>((resolve) => {
+      try {
+        edVerify(null, pr.data, pr.key.key, pr.signature, (err, v) => resolve(!err && v));
+      } catch {
+        resolve(false);
+      }
+    }));
+  return finish(msg, o, pr, ok);
+}

@@ -1,0 +1,21 @@
+/** identity: agent registry, RFC 9421 signatures with RFC 9530 digests, replay protection, tokens. */
+export { REJECTION_CODES, type RejectionCode, isRejection } from './codes.js';
+export { type SignedRequest, fieldLines, fieldValue, fromRawHeaders } from './httpsig/message.js';
+export { signatureBase } from './httpsig/base.js';
+export { splitTarget, normalizeAuthority } from './httpsig/components.js';
+export { parseSignatureFields, type ParsedSignature, type SignatureParams } from './httpsig/fields.js';
+export { contentDigest, verifyContentDigest, type DigestAlgorithm } from './httpsig/digest.js';
+export { signRequest, type SignOptions, type SignatureFields, type ComponentSpec } from './httpsig/sign.js';
+export { verifyRequest, verifyRequestAsync, GATEWAY_COVERAGE, type RequiredCoverage, type VerifyOptions, type VerifiedSignature, type ResolvedKey } from './httpsig/verify.js';
+export { parseRawRequest, type RawRequest } from './httpsig/raw.js';
+export { importPublicKey, importPrivateKey, generateEd25519, publicKeyPem, privateKeyPem, keyThumbprint, type KeyInput } from './keys.js';
+export { NonceCache } from './nonce-cache.js';
+export { RateLimiter } from './rate-limit.js';
+export { AgentRegistry, TRUST_LEVELS, validateAgentId, parseExpiry, type AgentIdentity, type AgentStatus, type RegisterInput } from './registry.js';
+export { TokenSigner, looksLikeJwt, type TokenClaims } from './token-signer.js';
+export { SessionTokens, MAX_SESSION_TTL_SECONDS, type IssuedToken, type VerifiedSession } from './session-tokens.js';
+export { RunIdentities } from './run-identities.js';
+export { OperatorTokens, SCOPES, hasScope, parseScopes, type Scope, type OperatorIdentity, type OperatorTokenInfo } from './operator-tokens.js';
+export { AgentAuthenticator, ANONYMOUS_ID, type AgentHttpRequest, type AuthOutcome, type Rejection } from './authenticator.js';
+export { IdentityService, type IdentityServiceOptions } from './service.js';
+export { createAgentClient, ROTATED_TOKEN_HEADER, type AgentClient, type AgentClientOptions, type AgentResponse, type SessionClient, type SessionInfo, type ToolCallResult } from './client.js';

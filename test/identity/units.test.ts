@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { AgentRegistry, createAgentClient, generateEd25519, importPrivateKey, importPublicKey, NonceCache, OperatorTokens, parseExpiry, publicKeyPem, RateLimiter, RunIdentities, verifyRequest, GATEWAY_COVERAGE, fieldLines } from '../../src/identity/index.js';
+import { openSqlite } from '../../src/store/index.js';
+import { tempDir } from '../helpers/gateway.js';
+
+test('nonce cache: replay refused while live, forgotten after; bounded, failing closed when full of live nonces', () => {
+  let t = 1000;
+  const c = new NonceCache(3, () => t);
+  c.checkAndStore('a', 'n1', 1060);
+  assert.throws(() => c.checkAndStore('a', 'n1', 1060), { code: 'replayed_nonce' });
+  c.checkAndStore('b', 'n1', 1060);
+  c.checkAndStore('a', 'n2', 1010);
+  assert.throws(() => c.checkAndStore('a', 'n3', 1060), { code: 'unavailable' }, 'full of live entries: refuse rather than forget');
+  t = 1011;
+  c.checkAndStore('a', 'n3', 1070);
+  assert.equal(c.size, 3);
+  t = 1061;
+  c.checkAndStore('a', 'n1', 1120);
+  assert.ok(c.size <= 3);
+});
+
+test('rate limiter: burst, refill, Retry-After, independent keys', () => {
+  let t = 0;
+  const r = new RateLimiter(2, 3, () => t);
+  for (let i = 0; i < 3; i++) r.take('a');
+  assert.throws(() => r.take('a'), (e: { code: string; retryAfter: number }) => e.code === 'rate_limited' && e.retryAfter === 1);
+  r.take('b');
+  t = 0.5;
+  r.take('a');
+  assert.throws(() => r.take('a'), { code: 'rate_limited' });
+});
+
+test('registry: lastSeen persisted by flush; expiry and revocation; ids never reused', () => {
+  const dir = tempDir('cg-reg-');
+  const file = join(dir, 'db.sqlite');
+  let t = Date.parse('2030-01-01T00:00:00Z');
+  const db = openSqlite({ file });
+  const reg = new AgentRegistry(db, () => t, 60_000);
+  const { publicKey } = generateEd25519();
+  reg.register({ agentId: 'a1', publicKey: publicKeyPem(publicKey), expires: '1h', capabilities: ['x', 'x', 'y'] });
+  assert.deepEqual(reg.get('a1')!.capabilities, ['x', 'y']);
+  reg.touch('a1');
+  reg.close();
+  db.close();
+  const db2 = openSqlite({ file });
+  const reg2 = new AgentRegistry(db2, () => t);
+  assert.equal(reg2.get('a1')!.lastSeen, new Date(t).toISOString(), 'lastSeen survived a restart');
+  assert.equal(reg2.get('a1')!.status, 'active');
+  t += 3600_000;
+  assert.equal(reg2.get('a1')!.status, 'expired');
+  assert.throws(() => reg2.register({ agentId: 'a1', publicKey }), { code: 'conflict' });
+  reg2.revoke('a1', 'done');
+  assert.equal(reg2.get('a1')!.status, 'revoked');
+  assert.throws(() => reg2.revoke('zz'), { code: 'not_found' });
+  assert.throws(() => reg2.register({ agentId: 'a2', publicKey, signatureAlgorithm: 'rsa' }), { code: 'bad_request' });
+  assert.throws(() => reg2.register({ agentId: 'a2', publicKey, capabilities: ['bad cap'] }), { code: 'bad_request' });
+  assert.throws(() => reg2.register({ agentId: 'run:x', publicKey }), { code: 'bad_request' });
+  reg2.close();
+  db2.close();
+});
+
+test('expiry parsing: durations, ISO dates, refusals', () => {
+  const now = Date.parse('2030-01-01T00:00:00Z');
+  assert.equal(parseExpiry('30d', now), '2030-01-31T00:00:00.000Z');
+  assert.equal(parseExpiry(60, now), '2030-01-01T00:01:00.000Z');
+  assert.equal(parseExpiry('2030-06-01', now), '2030-06-01T00:00:00.000Z');
+  assert.throws(() => parseExpiry('2029-01-01', now), /in the past/);
+  assert.throws(() => parseExpiry('soon', now), /expected a duration/);
+});
+
+test('keys: non-Ed25519 and unreadable keys are clear 400s', () => {
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 });
+  assert.throws(() => importPublicKey(rsa.publicKey), /Ed25519 key is required/);
+  assert.throws(() => importPrivateKey(rsa.privateKey), /Ed25519 key is required/);
+  assert.throws(() => importPrivateKey(generateEd25519().publicKey), /public key/);
+  assert.throws(() => importPrivateKey('garbage'), { code: 'bad_request' });
+  assert.throws(() => importPublicKey('-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----'), { code: 'bad_request' });
+  assert.throws(() => importPublicKey('abc'), { code: 'bad_request' });
+  const kp = generateEd25519();
+  assert.ok(importPublicKey(kp.privateKey).equals(kp.publicKey), 'a private key yields its public key');
+  assert.ok(importPublicKey(JSON.stringify(kp.publicKey.export({ format: 'jwk' }))).equals(kp.publicKey));
+  assert.ok(importPrivateKey(JSON.stringify(kp.privateKey.export({ format: 'jwk' }))).equals(kp.privateKey));
+});
+
+test('client signHeaders: what the gateway policy demands, verifiable by the verifier', () => {
+  const kp = generateEd25519();
+  const c = createAgentClient({ gatewayUrl: 'https://gw.example:8443', agentId: 'agent-1', privateKey: kp.privateKey, expiresInSeconds: 30, coverHeaders: ['x-trace'] });
+  const body = Buffer.from('{"a":1}');
+  const h = c.signHeaders('post', 'https://gw.example:8443/v1/tools/x?y=1', { 'Content-Type': 'application/json', 'X-Trace': 't1' }, body);
+  assert.match(h['signature-input']!, /^sig1=\("@method" "@target-uri" "content-digest" "content-type" "x-trace"\);created=\d+;expires=\d+;nonce="[^"]+";alg="ed25519";keyid="agent-1"$/);
+  const v = verifyRequest({ method: 'POST', targetUri: 'https://gw.example:8443/v1/tools/x?y=1', headers: fieldLines(h), body }, { now: Math.floor(Date.now() / 1000), skewSeconds: 60, required: GATEWAY_COVERAGE, resolveKey: () => ({ key: kp.publicKey }) });
+  assert.equal(v.keyid, 'agent-1');
+  const h2 = c.signHeaders('post', 'https://gw.example:8443/v1/tools/x?y=1', { 'Content-Type': 'application/json', 'X-Trace': 't1' }, body);
+  assert.notEqual(h2['signature-input'], h['signature-input'], 'a fresh nonce each time');
+});
+
+test('operator tokens: constant-time lookup by id, scopes stored as given, secrets never stored', () => {
+  const db = openSqlite({ file: join(tempDir('cg-op-'), 'db.sqlite') });
+  const ops = new OperatorTokens(db, ['admin-secret']);
+  assert.deepEqual(ops.authenticate('admin-secret')?.scopes, ['admin']);
+  assert.equal(ops.authenticate('admin-secre'), undefined);
+  const t = ops.create({ name: 'ci', scopes: 'read,write' });
+  assert.deepEqual(ops.authenticate(t.token)?.scopes, ['read', 'write']);
+  const row = db.prepare('SELECT * FROM identity_operator_tokens').get() as Record<string, unknown>;
+  assert.ok(!JSON.stringify(row).includes(t.token.split('.')[1]!), 'only a digest is stored');
+  assert.equal(ops.authenticate(t.token.replace(/^cg_opt_[0-9a-f]{16}/, 'cg_opt_0000000000000000')), undefined);
+  assert.throws(() => ops.create({ name: '', scopes: 'read' }), { code: 'bad_request' });
+  db.close();
+});
+
+test('run identities: nothing issued for an unknown profile; clamped to the profile', () => {
+  const runs = new RunIdentities(undefined, () => ({ p: { trustLevel: 'limited', capabilities: ['a'], timeoutSeconds: 10 } as never }));
+  runs.issue({ kind: 'run', agentId: 'run:r1', runId: 'r1', profile: 'nope', trustLevel: 'limited', capabilities: [], door: 'run' });
+  assert.throws(() => runs.verify({ kind: 'run', agentId: 'run:r1', runId: 'r1', profile: 'nope', trustLevel: 'limited', capabilities: [], door: 'run' }), { code: 'identity_revoked' });
+  runs.issue({ kind: 'run', agentId: 'run:r2', runId: 'r2', profile: 'p', trustLevel: 'trusted', capabilities: ['a', 'b'], door: 'run' });
+  assert.throws(() => runs.verify({ kind: 'run', agentId: 'run:r2', runId: 'r2', profile: 'p', trustLevel: 'trusted', capabilities: ['a'], door: 'run' }), /trust level trusted/);
+  assert.throws(() => runs.verify({ kind: 'run', agentId: 'run:r2', runId: 'r2', profile: 'p', trustLevel: 'limited', capabilities: ['a', 'b'], door: 'run' }), /capabilities its run was not issued: b/);
+  runs.verify({ kind: 'run', agentId: 'run:r2', runId: 'r2', profile: 'p', trustLevel: 'limited', capabilities: ['a'], door: 'run' });
+  assert.throws(() => runs.verify({ kind: 'run', agentId: 'run:r9', runId: 'r2', profile: 'p', trustLevel: 'limited', capabilities: [], door: 'run' }), { code: 'unauthenticated' });
+  runs.revoke('r2');
+  assert.throws(() => runs.verify({ kind: 'run', agentId: 'run:r2', runId: 'r2', profile: 'p', trustLevel: 'limited', capabilities: ['a'], door: 'run' }), /ended with its run/);
+});
+
+test('the package exports the client as "clawguard/client"', async () => {
+  const spec = 'clawguard/client';
+  const m = (await import(spec)) as { createAgentClient?: unknown };
+  assert.equal(typeof m.createAgentClient, 'function');
+});
