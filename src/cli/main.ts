@@ -2,9 +2,14 @@
 import { Command, CommanderError } from 'commander';
 import { ClawguardError } from '../errors/index.js';
 import { VERSION } from '../config/index.js';
+import { registerAgentCommands } from './commands/agents.js';
+import { registerAuditCommands } from './commands/audit.js';
 import { registerConfigCommands, registerInitCommand } from './commands/config.js';
+import { registerIdentityCommands } from './commands/identity.js';
+import { registerPolicyCommands } from './commands/policy.js';
 import { registerRunCommands, registerStatusCommand } from './commands/runs.js';
 import { registerSecurityScanCommand } from './commands/security-scan.js';
+import { registerSecretsCommands } from './commands/secrets.js';
 import { registerStartCommand } from './commands/start.js';
 
 /** Exit codes: 0 success, 1 findings/denied/failed check, 2 usage or config error. */
@@ -24,6 +29,11 @@ export function buildProgram(): Command {
   registerRunCommands(program);
   registerStatusCommand(program);
   registerSecurityScanCommand(program);
+  registerPolicyCommands(program);
+  registerAuditCommands(program);
+  registerAgentCommands(program);
+  registerIdentityCommands(program);
+  registerSecretsCommands(program);
   return program;
 }
 

@@ -155,6 +155,11 @@ export const secretSchema = z
     keyId: z.string().optional(),
     endpoint: z.string().optional(),
     generator: z.object({ length: positiveInt('bytes').optional(), prefix: z.string().optional() }).strict().optional(),
+    /** exec: cap on the resolver's stdout; environment variables passed to it (besides PATH). */
+    maxOutputBytes: positiveInt('bytes').optional(),
+    passEnv: z.array(z.string().min(1)).optional(),
+    /** aws-kms: wrap the local store's master key with this KMS key. */
+    wrapMasterKey: z.boolean().optional(),
   })
   .strict();
 

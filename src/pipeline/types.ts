@@ -17,6 +17,8 @@ export interface Principal {
   profile?: string;
   trustLevel: TrustLevel;
   capabilities: string[];
+  /** Roles of a registered agent (policy: `principal in Role::"name"`). */
+  roles?: string[];
   isolation?: IsolationLevel;
   door: Door;
 }

@@ -1,5 +1,6 @@
 /** The HTTP surface (fastify): health, metrics, status, runs. Errors are JSON, never a stack. */
 import Fastify, { type FastifyInstance } from 'fastify';
+import { RejectionAuditor } from '../audit/index.js';
 import type { Metrics } from '../monitor/index.js';
 import type { RunManager } from '../runtime/index.js';
 import { toErrorBody } from './error-map.js';
@@ -16,6 +17,8 @@ export interface AppDeps {
   https?: { key: Buffer; cert: Buffer };
   /** Extra routes from other modules (identity, tools, audit…), registered after the core ones. */
   plugins?: Array<(app: FastifyInstance) => void>;
+  /** Every response >= 400 that left no audit event of its own gets exactly one (audit module). */
+  rejections?: RejectionAuditor;
 }
 
 export function buildApp(d: AppDeps): FastifyInstance {
@@ -38,6 +41,16 @@ export function buildApp(d: AppDeps): FastifyInstance {
   app.addHook('onResponse', async (req, reply) => {
     d.metrics.httpRequestsTotal.inc({ route: req.routeOptions?.url ?? 'unmatched', status: String(reply.statusCode) });
   });
+  if (d.rejections) {
+    const r = d.rejections;
+    app.addHook('onRequest', (_req, _reply, done) => r.begin(done));
+    app.addHook('onSend', async (req, reply, payload) => {
+      if (reply.statusCode >= 400 && !r.recorded()) {
+        await r.record({ method: req.method, path: req.url.split('?')[0]!, status: reply.statusCode, ...RejectionAuditor.errorOf(payload), ...(req.routeOptions?.url ? { route: req.routeOptions.url } : {}), ...(req.socket.remoteAddress ? { remoteAddress: req.socket.remoteAddress } : {}) });
+      }
+      return payload;
+    });
+  }
   if (d.https) {
     app.addHook('onSend', async (_req, reply) => {
       void reply.header('strict-transport-security', 'max-age=31536000; includeSubDomains');
@@ -48,13 +61,13 @@ export function buildApp(d: AppDeps): FastifyInstance {
 
   app.get('/metrics', async (req, reply) => {
     // Open on loopback (as the seed's `curl :18789/metrics` expects); elsewhere an operator token is needed.
-    if (!(d.metricsPublic && isLoopback(req.socket.remoteAddress))) d.auth.require(req);
+    if (!(d.metricsPublic && isLoopback(req.socket.remoteAddress))) d.auth.require(req, 'read');
     void reply.header('content-type', d.metrics.contentType);
     return d.metrics.text();
   });
 
   app.get('/v1/status', async (req) => {
-    d.auth.require(req);
+    d.auth.require(req, 'read');
     return d.status();
   });
 

@@ -3,19 +3,26 @@
  * them over HTTP. Server and CLI are the only modules that compose the others.
  */
 import { rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import type { ClawguardConfig } from '../config/index.js';
 import { ClawguardError } from '../errors/index.js';
 import { Metrics } from '../monitor/index.js';
-import { AllowListDecisionPoint, BasicContextProvider, IdentityOutputFilter, LogAuditSink, Pipeline, type AuditSink, type Principal, type PrincipalVerifier } from '../pipeline/index.js';
+import { BasicContextProvider, Pipeline, type AuditSink, type DecisionPoint, type Principal, type PrincipalVerifier } from '../pipeline/index.js';
 import { IsolateFactory, ProcessFactory, RunManager } from '../runtime/index.js';
 import { ensureStateDir, newToken, openStore, operatorTokenPath, readOrCreateSecretFile, type Store } from '../store/index.js';
-import { envApiKeyResolver, execRunTool, fsTools, httpFetchTool, modelChatTool, SandboxDirectory, systemTimeTool, ToolRegistry } from '../tools/index.js';
+import { execRunTool, fsTools, httpFetchTool, modelChatTool, SandboxDirectory, systemTimeTool, ToolRegistry } from '../tools/index.js';
+import { redactingAuditSink, redactingLogger, SecretRedactor, SecretsBroker } from '../secrets/index.js';
+import { IdentityService } from '../identity/index.js';
+import { AuditLog, RejectionAuditor, telemetryFromConfig } from '../audit/index.js';
+import { CedarDecisionPoint, watchPolicyDir } from '../policy/index.js';
 import { buildApp } from './app.js';
+import { registerAuditRoutes } from './routes/audit.js';
 import { OperatorAuth, isLoopback } from './operator-auth.js';
 import { processIsolation } from './process-isolation.js';
+import { registerSecretRoutes } from './routes/secrets.js';
+import { identityPlugins } from './routes/identity.js';
 import { loadTls } from './tls.js';
 
 export interface GatewayOptions {
@@ -53,7 +60,17 @@ export class Gateway {
   readonly token: string;
   readonly auth: OperatorAuth;
   readonly audit: AuditSink;
+  /** The tamper-evident audit log (the audit sink) and the Cedar policy decision point. */
+  readonly auditLog: AuditLog;
+  readonly pdp: CedarDecisionPoint;
+  private stopPolicyWatch: (() => void) | undefined;
+  private readonly onSighup = () => {
+    this.log.info({ signal: 'SIGHUP' }, 'reloading local policies');
+    this.pdp.reload();
+  };
+  readonly identity: IdentityService;
   readonly sandboxes: SandboxDirectory;
+  readonly secrets: SecretsBroker;
   /** Secret injection into outbound calls; replaced by the secrets broker. Until then: refused. */
   injectSecret: (principal: Principal, secretName: string, destination: URL) => Promise<string> = async (_p, name) => {
     throw new ClawguardError('secret_unavailable', `secret "${name}": no secrets broker is configured`);
@@ -66,32 +83,61 @@ export class Gateway {
   constructor(readonly opts: GatewayOptions) {
     const { config, stateDir } = opts;
     ensureStateDir(stateDir);
-    this.log = opts.logger ?? pino({ level: process.env.CLAWGUARD_LOG_LEVEL ?? 'info' });
+    const redactor = new SecretRedactor();
+    this.log = redactingLogger(opts.logger ?? pino({ level: process.env.CLAWGUARD_LOG_LEVEL ?? 'info' }), redactor);
     this.token = opts.token ?? readOrCreateSecretFile(operatorTokenPath(stateDir), () => newToken());
-    this.auth = new OperatorAuth(this.token);
     this.store = openStore(stateDir);
     this.metrics = new Metrics();
     this.tools = new ToolRegistry()
       .register(systemTimeTool)
-      .register(modelChatTool({ profiles: () => config.agents, providers: () => config.models, apiKey: envApiKeyResolver }));
+      .register(modelChatTool({ profiles: () => config.agents, providers: () => config.models, apiKey: (p) => this.secrets.apiKeyResolver(p) }));
     this.sandboxes = new SandboxDirectory(config, stateDir, (e) => this.log.info({ egress: e }, 'egress'));
     for (const t of fsTools(this.sandboxes, { maxReadBytes: 1024 * 1024, maxWriteBytes: 10 * 1024 * 1024 })) this.tools.register(t);
     this.tools.register(httpFetchTool(this.sandboxes, { maxResponseBytes: 10 * 1024 * 1024, timeoutMs: 30_000, inject: (p, name, url) => this.injectSecret(p, name, url) }));
     this.tools.register(execRunTool(this.sandboxes));
-    this.audit = new LogAuditSink(this.log.child({ component: 'audit' }));
+    const telemetry = telemetryFromConfig(config.monitoring.telemetry, stateDir, config.source ? dirname(config.source) : process.cwd());
+    this.auditLog = AuditLog.open({ stateDir, checkpointEvery: config.audit.checkpointEvery, checkpointSeconds: config.audit.checkpointSeconds, retentionDays: config.audit.retentionDays, registry: this.metrics.registry, log: this.log.child({ component: 'audit' }), ...(telemetry ? { telemetry } : {}) });
+    this.audit = redactingAuditSink(this.auditLog, redactor);
+    this.identity = new IdentityService({ db: this.store.db, stateDir, zeroTrust: config.zeroTrust, profiles: () => config.agents, adminTokens: [this.token], log: this.log.child({ component: 'identity' }), audit: () => this.audit });
+    this.auth = new OperatorAuth(this.identity.operators, (r) => this.identity.recordRejection(r));
+    const context = new BasicContextProvider();
+    const pdp: DecisionPoint = (this.pdp = new CedarDecisionPoint({
+      config,
+      stateDir,
+      actions: () => this.tools.names(),
+      registry: this.metrics.registry,
+      log: this.log.child({ component: 'policy' }),
+      onReload: (r) => void this.audit.record({ type: 'policy.reload', action: 'policy.reload', resource: this.pdp.localDir.dir ?? 'policies', payload: { ok: r.ok, files: r.files, counts: r.counts ?? null, errors: r.errors } }).catch(() => undefined),
+    }));
+    this.secrets = new SecretsBroker({
+      secrets: config.secrets,
+      db: this.store.db,
+      stateDir,
+      audit: this.audit,
+      redactor,
+      registry: this.metrics.registry,
+      log: this.log.child({ component: 'secrets' }),
+      authorize: async (principal, secret, host) => {
+        const req = { principal, tool: 'secret.use', args: { secret, host } };
+        const d = await pdp.decide(req, await context.build(req));
+        return { effect: d.effect, reasons: d.reasons };
+      },
+    });
+    this.injectSecret = (p, name, url) => this.secrets.inject(p, name, url);
     const runsRef: { current?: RunManager } = {};
     const verifier: PrincipalVerifier = {
       verify: (p) => {
-        if (p.kind === 'run' && !(p.runId && runsRef.current?.isActive(p.runId))) throw new ClawguardError('unauthenticated', 'run-scoped identity is no longer valid (the run has ended)');
+        if (p.kind === 'run' && !(p.runId && runsRef.current?.isActive(p.runId))) throw new ClawguardError('identity_revoked', 'run-scoped identity is no longer valid (the run has ended)');
+        this.identity.verifyPrincipal(p);
       },
     };
     this.pipeline = new Pipeline({
       verifier,
-      context: new BasicContextProvider(),
-      pdp: new AllowListDecisionPoint(() => config.agents),
+      context,
+      pdp,
       audit: this.audit,
       tools: this.tools,
-      output: new IdentityOutputFilter(),
+      output: this.secrets.redactor,
       metrics: this.metrics,
       resourceOf: (t, a) => this.tools.resourceOf(t, a),
     });
@@ -105,6 +151,7 @@ export class Gateway {
       log: this.log,
       factories: { thread: new IsolateFactory(), process: new ProcessFactory(proc.spawn, proc.available, proc.extraRoPaths) },
       describeTools: () => this.tools.describe(),
+      runIdentity: this.identity.runs,
     });
     runsRef.current = this.runs;
   }
@@ -119,6 +166,10 @@ export class Gateway {
       sandbox: { mode: c.sandbox.mode },
       agents: this.runs.status(),
       tools: this.tools.names(),
+      secrets: this.secrets.status(),
+      identity: this.identity.status(),
+      policy: this.pdp.status(),
+      audit: this.auditLog.status(),
     };
   }
 
@@ -126,6 +177,9 @@ export class Gateway {
     const c = this.opts.config;
     const host = this.opts.host ?? c.gateway.host;
     const port = this.opts.port ?? c.gateway.port;
+    if (!c.zeroTrust.requireAuthentication && !(isLoopback(host) || host === 'localhost')) {
+      throw new ClawguardError('config_invalid', `refusing to bind ${host} with security.zeroTrust.policies.agentCommunication.requireAuthentication false: unauthenticated agents are only allowed on loopback`);
+    }
     const tls = await loadTls(c.gateway, this.opts.stateDir, { ...(this.opts.tlsCert ? { cert: this.opts.tlsCert } : {}), ...(this.opts.tlsKey ? { key: this.opts.tlsKey } : {}) });
     const loopback = isLoopback(host) || host === 'localhost';
     if (!tls && (!loopback || c.zeroTrust.encryptAllTraffic)) {
@@ -135,6 +189,10 @@ export class Gateway {
       const problem = await RunManager.checkEntry(p);
       if (problem) this.log.warn({ profile: p.name }, `${problem}: its runs will fail until it exists`);
     }
+    await this.secrets.start();
+    this.pdp.load();
+    this.stopPolicyWatch = watchPolicyDir(this.pdp.localDir.dir, () => this.pdp.reload());
+    process.on('SIGHUP', this.onSighup);
     this.app = buildApp({
       runs: this.runs,
       metrics: this.metrics,
@@ -142,6 +200,8 @@ export class Gateway {
       bodyLimitBytes: c.gateway.bodyLimitBytes,
       metricsPublic: c.monitoring.metricsPublic,
       status: () => this.status(),
+      plugins: [(app) => registerSecretRoutes(app, { secrets: this.secrets, auth: this.auth }), ...identityPlugins({ identity: this.identity, pipeline: this.pipeline, auth: this.auth, audit: () => this.audit, profiles: () => c.agents }), (app) => registerAuditRoutes(app, { audit: this.auditLog, pdp: this.pdp, auth: this.auth, stateDir: this.opts.stateDir, profiles: () => c.agents })],
+      rejections: new RejectionAuditor(() => this.audit),
       ...(tls ? { https: tls } : {}),
     });
     await this.app.listen({ host, port });
@@ -174,6 +234,11 @@ export class Gateway {
         /* best effort */
       }
       this.sandboxes.close();
+      this.secrets.stop();
+      this.identity.close();
+      this.stopPolicyWatch?.();
+      process.off('SIGHUP', this.onSighup);
+      await this.auditLog.close();
       this.store.close();
       this.log.info('gateway stopped');
     })();

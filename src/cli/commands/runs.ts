@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { ClawguardError } from '../../errors/index.js';
 import { api, type GlobalOpts, ok, print } from '../context.js';
+import { renderSecretsTable } from './secrets.js';
 
 type Run = { runId: string; profile: string; state: string; durationMs: number | null; error: { code: string; message: string } | null; output: unknown; createdAt: string };
 
@@ -93,14 +94,17 @@ export function registerStatusCommand(program: Command): void {
   program
     .command('status')
     .option('--agents', 'per-profile runtime status')
+    .option('--secrets', 'secrets: source, health, rotation, uses, grants, exposures')
     .option('--json', 'machine-readable output')
     .description('gateway status')
-    .action(async (o: { agents?: boolean; json?: boolean }, cmd: Command) => {
+    .action(async (o: { agents?: boolean; secrets?: boolean; json?: boolean }, cmd: Command) => {
       const s = ok(await api(cmd.optsWithGlobals<GlobalOpts>(), 'GET', '/v1/status')) as {
         gateway: Record<string, unknown>;
         isolation: Record<string, { available: boolean; reason?: string }>;
         agents: Array<Record<string, unknown>>;
+        secrets: Parameters<typeof renderSecretsTable>[0];
       };
+      if (o.secrets) return print(!!o.json, { secrets: s.secrets.secrets, masterKey: s.secrets.masterKey }, () => renderSecretsTable(s.secrets));
       const view = o.agents ? { agents: s.agents } : s;
       print(!!o.json, view, () => {
         const lines: string[] = [];

@@ -54,7 +54,7 @@ export function registerRunRoutes(app: FastifyInstance, deps: { runs: RunManager
   };
 
   app.post('/v1/runs', async (req, reply) => {
-    auth.require(req);
+    auth.require(req, 'write');
     const body = parse(submitBody, req.body, 'body');
     const wait = (req.query as Record<string, string>)?.wait;
     const { runId, done } = runs.submit(body);
@@ -67,13 +67,13 @@ export function registerRunRoutes(app: FastifyInstance, deps: { runs: RunManager
   });
 
   app.get('/v1/runs', async (req) => {
-    auth.require(req);
+    auth.require(req, 'read');
     const q = parse(listQuery, req.query, 'query');
     return { runs: runs.list(q).map(runView) };
   });
 
   app.get('/v1/runs/:id', async (req) => {
-    auth.require(req);
+    auth.require(req, 'read');
     const id = runIdParam(req.params);
     const r = runs.get(id);
     if (!r) throw new ClawguardError('run_not_found', `no run ${id}`);
@@ -81,7 +81,7 @@ export function registerRunRoutes(app: FastifyInstance, deps: { runs: RunManager
   });
 
   app.delete('/v1/runs/:id', async (req) => {
-    auth.require(req);
+    auth.require(req, 'write');
     const id = runIdParam(req.params);
     const r = await runs.kill(id);
     if (!r) throw new ClawguardError('run_not_found', `no run ${id}`);
@@ -89,7 +89,7 @@ export function registerRunRoutes(app: FastifyInstance, deps: { runs: RunManager
   });
 
   app.post('/v1/runs/:id/replay', async (req) => {
-    auth.require(req);
+    auth.require(req, 'write');
     return runs.replay(runIdParam(req.params));
   });
 }

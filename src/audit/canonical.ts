@@ -1,0 +1,95 @@
+/**
+ * Canonical forms (RFC 8785, JSON Canonicalization Scheme). The event core has a fixed shape
+ * (strings, integers, an array of strings), so it is serialized directly in sorted key order,
+ * which yields exactly the RFC 8785 bytes; payloads are arbitrary JSON and go through `canonicalize`.
+ */
+import canonicalize from 'canonicalize';
+import type { Tier } from '../pipeline/index.js';
+
+/** What the hash chain covers for one event. Absent fields are omitted, never null. */
+export interface EventCore {
+  v: 1;
+  seq: number;
+  time: string;
+  type: string;
+  agentId?: string;
+  runId?: string;
+  subject?: string;
+  action?: string;
+  resource?: string;
+  decision?: 'allow' | 'deny';
+  tier?: Tier;
+  policies?: string[];
+  /** SHA-256 of the payload's salt and canonical form; the payload itself lives beside the chain. */
+  payloadHash: string;
+  /** Hash of the previous event (64 zeros before the first). */
+  prev: string;
+}
+
+const KEYS = ['v', 'seq', 'time', 'type', 'agentId', 'runId', 'subject', 'action', 'resource', 'decision', 'tier', 'policies', 'payloadHash', 'prev'] as const;
+/** RFC 8785 orders keys by their UTF-16 code units, which for these ASCII names is plain sort order. */
+const SORTED = [...KEYS].sort();
+
+export function canonicalCore(e: EventCore): string {
+  let out = '{';
+  let first = true;
+  for (const k of SORTED) {
+    const v = e[k];
+    if (v === undefined) continue;
+    out += `${first ? '' : ','}"${k}":`;
+    first = false;
+    if (typeof v === 'number') {
+      if (!Number.isSafeInteger(v)) throw new Error(`audit event ${k} must be a safe integer`);
+      out += String(v);
+    } else if (typeof v === 'string') out += JSON.stringify(v);
+    else out += `[${(v as string[]).map((s) => JSON.stringify(String(s))).join(',')}]`;
+  }
+  return `${out}}`;
+}
+
+/** RFC 8785 form of any JSON value; values JSON cannot carry are described instead of failing the write. */
+export function canonicalJson(value: unknown): string {
+  try {
+    const s = canonicalize(value ?? null);
+    if (s !== undefined) return s;
+  } catch {
+    /* fall through */
+  }
+  try {
+    return canonicalize(JSON.parse(JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) ?? 'null')) ?? 'null';
+  } catch (e) {
+    return canonicalize({ unserializable: (e as Error).message })!;
+  }
+}
+
+/**
+ * Columns of a stored event, in this order: seq, time, type, agent_id, run_id, subject, action,
+ * resource, decision, tier, policies (JSON text), payload_hash, prev_hash.
+ */
+export type RawEventColumns = [number, string, string, string | null, string | null, string | null, string | null, string | null, string | null, string | null, string | null, string, string, ...unknown[]];
+
+/**
+ * The canonical core straight from stored columns (verification's hot path). The stored policies
+ * text is used as is: the writer stores JSON.stringify of an array of strings, which is already
+ * its RFC 8785 form, and any other bytes there change the hash, as they should.
+ */
+/** JSON.stringify of a string, without the call when nothing needs escaping (the usual case). */
+const SAFE = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+const q = (s: string): string => (SAFE.test(s) ? `"${s}"` : JSON.stringify(s));
+
+export function canonicalFromColumns(r: RawEventColumns): string {
+  let out = '{';
+  if (r[6] !== null) out += `"action":${q(r[6])},`;
+  if (r[3] !== null) out += `"agentId":${q(r[3])},`;
+  if (r[8] !== null) out += `"decision":${q(r[8])},`;
+  out += `"payloadHash":${q(r[11])},`;
+  if (r[10] !== null) out += `"policies":${r[10]},`;
+  out += `"prev":${q(r[12])},`;
+  if (r[7] !== null) out += `"resource":${q(r[7])},`;
+  if (r[4] !== null) out += `"runId":${q(r[4])},`;
+  out += `"seq":${r[0]},`;
+  if (r[5] !== null) out += `"subject":${q(r[5])},`;
+  if (r[9] !== null) out += `"tier":${q(r[9])},`;
+  out += `"time":${q(r[1])},"type":${q(r[2])},"v":1}`;
+  return out;
+}

@@ -1,0 +1,211 @@
+/**
+ * The policy information the engine sees for one request: principal, action and resource
+ * entities, and the context (arguments, time, isolation, anomaly score), each computed only
+ * when a policy that can apply reads it.
+ */
+import { posix } from 'node:path';
+import canonicalize from 'canonicalize';
+import type { ActionRequest, DecisionContext } from '../pipeline/index.js';
+import { actionAncestors } from './actions.js';
+import { type EntityFacts, uidKey } from './analysis.js';
+import type { Context, EntityUidJson } from './engine.js';
+import { matchGlob } from './globs.js';
+
+type Args = Record<string, unknown>;
+
+function asArgs(a: unknown): Args {
+  return a && typeof a === 'object' && !Array.isArray(a) ? (a as Args) : {};
+}
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+function hostOfUrl(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    return new URL(url).hostname.toLowerCase() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Cedar Long range; anything else is left out of the typed view of the arguments. */
+const STRING_ARGS = ['path', 'url', 'host', 'method', 'command', 'secret', 'model', 'to', 'key', 'name'] as const;
+
+export interface RequestEnv {
+  /** Working directory of a profile, to resolve relative paths. */
+  workspaceOf?: (profile: string) => string | undefined;
+  /** The model a profile uses (resource of model.chat). */
+  modelOf?: (profile: string) => string | undefined;
+}
+
+interface ActionFacts extends EntityFacts {
+  uid: EntityUidJson;
+  groups: readonly string[];
+}
+
+const actionFacts = new Map<string, ActionFacts>();
+
+function factsOfAction(tool: string): ActionFacts {
+  let f = actionFacts.get(tool);
+  if (!f) {
+    const groups = actionAncestors(tool);
+    f = { type: 'Action', key: uidKey('Action', tool), ancestors: groups.map((g) => uidKey('Action', g)), uid: { type: 'Action', id: tool }, groups };
+    if (actionFacts.size < 10_000) actionFacts.set(tool, f);
+  }
+  return f;
+}
+
+export interface PrincipalFacts extends EntityFacts {
+  uid: EntityUidJson;
+}
+
+export class RequestFacts {
+  readonly args: Args;
+  readonly principal: PrincipalFacts;
+  readonly action: ActionFacts;
+  private _path: string | null | undefined;
+  private _resource: (EntityFacts & { uid: EntityUidJson; attrs: Record<string, unknown> }) | undefined;
+  private _attrs: Record<string, unknown> | undefined;
+  private _parents: EntityUidJson[] | undefined;
+
+  constructor(readonly req: ActionRequest, readonly ctx: DecisionContext, private readonly env: RequestEnv = {}) {
+    this.args = asArgs(req.args);
+    const p = req.principal;
+    const type = p.kind === 'run' ? 'Run' : 'Agent';
+    const id = p.kind === 'run' ? (p.runId ?? p.agentId) : p.agentId;
+    const ancestors: string[] = [];
+    if (p.profile) ancestors.push(uidKey('Profile', p.profile));
+    if (p.roles) for (const r of p.roles) ancestors.push(uidKey('Role', r));
+    this.principal = { type, key: uidKey(type, id), ancestors, uid: { type, id } };
+    this.action = factsOfAction(req.tool);
+  }
+
+  /** The group actions the requested action belongs to (`fs.*`, `*`). */
+  get actionGroups(): readonly string[] {
+    return this.action.groups;
+  }
+
+  /** The principal entity's attributes (built only when a policy reads the principal). */
+  principalAttrs(): Record<string, unknown> {
+    const p = this.req.principal;
+    return (this._attrs ??= { trustLevel: p.trustLevel, capabilities: [...p.capabilities].sort(), ...(p.profile ? { profile: p.profile } : {}) });
+  }
+
+  principalParents(): EntityUidJson[] {
+    const p = this.req.principal;
+    return (this._parents ??= [...(p.profile ? [{ type: 'Profile', id: p.profile }] : []), ...(p.roles ?? []).map((r) => ({ type: 'Role', id: r }))]);
+  }
+
+  /** The path argument, made absolute against the profile's workspace and normalized. */
+  get path(): string | undefined {
+    if (this._path === undefined) {
+      const raw = str(this.args.path);
+      if (raw === undefined || raw === '') this._path = null;
+      else {
+        const ws = this.req.principal.profile ? this.env.workspaceOf?.(this.req.principal.profile) : undefined;
+        const abs = posix.isAbsolute(raw) ? raw : ws ? posix.join(ws, raw) : raw;
+        this._path = posix.normalize(abs);
+      }
+    }
+    return this._path ?? undefined;
+  }
+
+  get host(): string | undefined {
+    return hostOfUrl(str(this.args.url)) ?? str(this.args.host)?.toLowerCase();
+  }
+
+  get command(): string | undefined {
+    const argv = this.args.argv;
+    return Array.isArray(argv) && typeof argv[0] === 'string' ? argv[0] : undefined;
+  }
+
+  get secret(): string | undefined {
+    return str(this.args.secret);
+  }
+
+  /** What the tool acts on, as an entity. */
+  get resource(): EntityFacts & { uid: EntityUidJson; attrs: Record<string, unknown> } {
+    if (!this._resource) {
+      const tool = this.req.tool;
+      const mk = (type: string, id: string, attrs: Record<string, unknown>) => ({ type, key: uidKey(type, id), ancestors: [] as string[], uid: { type, id }, attrs });
+      const path = this.path;
+      const host = this.host;
+      const cmd = this.command;
+      if (tool === 'secret.use' && this.secret) this._resource = mk('Secret', this.secret, { name: this.secret });
+      else if (path !== undefined && tool.startsWith('fs.')) this._resource = mk('File', path, { path });
+      else if (host !== undefined && (tool.startsWith('http.') || str(this.args.url))) this._resource = mk('Host', host, { host });
+      else if (cmd !== undefined && tool.startsWith('exec.')) this._resource = mk('Command', cmd, { name: cmd });
+      else if (tool.startsWith('model.')) {
+        const m = str(this.args.model) ?? (this.req.principal.profile ? this.env.modelOf?.(this.req.principal.profile) : undefined) ?? 'default';
+        this._resource = mk('Model', m, { name: m });
+      } else this._resource = mk('Tool', tool, { name: tool });
+    }
+    return this._resource;
+  }
+
+  /** A context attribute's Cedar value (undefined = absent). */
+  contextValue(attr: string, globs: readonly string[]): Context[string] | undefined {
+    switch (attr) {
+      case 'time':
+        return { __extn: { fn: 'datetime', arg: this.isoTime() } };
+      case 'hour':
+        return new Date(this.isoTime()).getUTCHours();
+      case 'weekday':
+        return new Date(this.isoTime()).getUTCDay();
+      case 'anomalyScore':
+        return { __extn: { fn: 'decimal', arg: decimalText(this.ctx.anomalyScore) } };
+      case 'isolation':
+        return this.req.principal.isolation ?? (typeof this.ctx.isolation === 'string' ? this.ctx.isolation : 'none');
+      case 'door':
+        return this.req.principal.door;
+      case 'args':
+        return this.typedArgs();
+      case 'argsJson':
+        return argsJson(this.req.args);
+      case 'path':
+        return this.path;
+      case 'host':
+        return this.host;
+      case 'command':
+        return this.command;
+      case 'secret':
+        return this.secret;
+      case 'matchedGlobs': {
+        const p = this.path;
+        return p === undefined ? [] : globs.filter((g) => matchGlob(p, g));
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  private isoTime(): string {
+    const t = typeof this.ctx.time === 'string' ? Date.parse(this.ctx.time) : NaN;
+    return new Date(Number.isFinite(t) ? t : Date.now()).toISOString();
+  }
+
+  private typedArgs(): Record<string, Context[string]> {
+    const out: Record<string, Context[string]> = {};
+    for (const k of STRING_ARGS) {
+      const v = this.args[k];
+      if (typeof v === 'string') out[k] = v;
+    }
+    const argv = this.args.argv;
+    if (Array.isArray(argv) && argv.every((x) => typeof x === 'string')) out.argv = argv as string[];
+    return out;
+  }
+}
+
+/** Cedar decimals have four fractional digits; a score that is not a number counts as the worst (1). */
+export function decimalText(score: unknown): string {
+  const n = typeof score === 'number' && Number.isFinite(score) ? Math.min(Math.max(score, -1e9), 1e9) : 1;
+  return n.toFixed(4);
+}
+
+function argsJson(args: unknown): string {
+  try {
+    return canonicalize(args ?? {}) ?? '{}';
+  } catch {
+    return '{}';
+  }
+}

@@ -1,0 +1,84 @@
+/** Operator API of the audit log and the policy decision point. */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { type AuditLog, buildInclusionProof, loadPublicKey, readEvents, verifyAuditLog } from '../../audit/index.js';
+import { ClawguardError } from '../../errors/index.js';
+import { buildExplainRequest, type CedarDecisionPoint, explainInput } from '../../policy/index.js';
+import type { ProfileConfig } from '../../config/index.js';
+import type { OperatorAuth } from '../operator-auth.js';
+
+const eventsQuery = z
+  .object({
+    afterSeq: z.coerce.number().int().min(0).optional(),
+    since: z.string().refine((s) => Number.isFinite(Date.parse(s)), 'expected an ISO 8601 time').optional(),
+    type: z.string().min(1).max(100).optional(),
+    runId: z.string().min(1).max(200).optional(),
+    limit: z.coerce.number().int().min(1).max(1000).optional(),
+  })
+  .strict();
+
+function parse<T>(schema: z.ZodType<T>, v: unknown, where: string): T {
+  const r = schema.safeParse(v ?? {});
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    const path = i.path.join('.');
+    throw new ClawguardError('bad_request', `${where}${path ? `.${path}` : ''}: ${i.code === 'unrecognized_keys' ? `unknown key(s) ${i.keys.join(', ')}` : i.message}`);
+  }
+  return r.data;
+}
+
+export interface AuditRouteDeps {
+  audit: AuditLog;
+  pdp: CedarDecisionPoint;
+  auth: OperatorAuth;
+  stateDir: string;
+  profiles: () => Record<string, ProfileConfig>;
+}
+
+export function registerAuditRoutes(app: FastifyInstance, d: AuditRouteDeps): void {
+  const db = () => {
+    const x = d.audit.database;
+    if (!x) throw new ClawguardError('audit_unavailable', String(d.audit.status().reason ?? 'the audit store is unavailable'));
+    return x;
+  };
+
+  app.get('/v1/audit/verify', async (req) => {
+    d.auth.require(req, 'read');
+    const key = loadPublicKey(d.stateDir);
+    return verifyAuditLog(db(), { ...(key ? { publicKey: key, keySource: 'state-dir' } : {}) });
+  });
+
+  app.get('/v1/audit/events', async (req) => {
+    d.auth.require(req, 'read');
+    const q = parse(eventsQuery, req.query, 'query');
+    return { events: readEvents(db(), { ...q, ...(q.since ? { since: new Date(q.since).toISOString() } : {}), limit: q.limit ?? 100 }) };
+  });
+
+  app.get('/v1/audit/proof/:seq', async (req) => {
+    d.auth.require(req, 'read');
+    const seq = Number((req.params as { seq?: string }).seq);
+    if (!Number.isSafeInteger(seq) || seq < 1) throw new ClawguardError('bad_request', `seq must be a positive integer, got ${JSON.stringify((req.params as { seq?: string }).seq)}`);
+    const s = d.audit.status() as { lastCheckpoint: { treeSize: number } | null };
+    if (!s.lastCheckpoint || s.lastCheckpoint.treeSize < seq) d.audit.checkpointNow();
+    return buildInclusionProof(db(), seq);
+  });
+
+  app.get('/v1/policy', async (req) => {
+    d.auth.require(req, 'read');
+    return { status: d.pdp.status(), policies: d.pdp.policies() };
+  });
+
+  app.post('/v1/policy/reload', async (req, reply) => {
+    d.auth.require(req, 'write');
+    const r = d.pdp.reload();
+    return reply.code(r.ok ? 200 : 422).send(r.ok ? r : { error: { code: 'policy_invalid', message: `the policies were not reloaded (the previous set stays in force): ${r.errors.join('; ')}` }, ...r });
+  });
+
+  app.post('/v1/policy/explain', async (req) => {
+    d.auth.require(req, 'read');
+    const input = parse(explainInput, req.body, 'body');
+    const { req: areq, ctx } = buildExplainRequest(input, d.profiles());
+    const e = d.pdp.explain(areq, ctx);
+    return { decision: e.effect, tier: e.tier, policies: e.policies, reasons: e.reasons };
+  });
+}
