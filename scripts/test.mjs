@@ -29,7 +29,8 @@ const cmd = coverage
      '--include', 'src/**', '--exclude', 'test/**', '--exclude', 'bench/**', '--exclude-after-remap', process.execPath, ...nodeArgs]
   : [process.execPath, ...nodeArgs];
 // isolated-vm needs --no-node-snapshot on Node >= 20 (without it, exit can abort in its environment teardown).
-const nodeOptions = [process.env.NODE_OPTIONS, '--no-node-snapshot'].filter(Boolean).join(' ');
+// --expose-gc: test helpers collect disposed isolates' handles before exit (see test/helpers/gateway.ts).
+const nodeOptions = [process.env.NODE_OPTIONS, '--no-node-snapshot', '--expose-gc'].filter(Boolean).join(' ');
 const r = spawnSync(cmd[0], cmd.slice(1), { stdio: 'inherit', env: { ...process.env, NODE_OPTIONS: nodeOptions, CLAWGUARD_TEST: '1' } });
 let tap = '';
 try {

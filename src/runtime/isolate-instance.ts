@@ -34,11 +34,19 @@ function loadIvm(): Ivm | undefined {
 
 const MAX_CALL_ARGS_BYTES = 4 * 1024 * 1024;
 
+/** What the in-isolate runner answers: [outputJson] or [null, message, code]. */
+type RunReply = [string] | [null, string, string | null];
+
 class IsolateInstance implements AgentInstance {
   readonly isolation = 'thread' as const;
   private _destroyed = false;
   private destroyReason: DestroyReason | undefined;
   private abortFn: IvmNs.Reference<() => void> | undefined;
+  /**
+   * Host-side handles into the isolate. Released on destroy: one still alive when Node tears its
+   * environment down at exit makes isolated-vm abort (seen under coverage collection).
+   */
+  private readonly handles: Array<{ release(): void }> = [];
   private lastUsage: ResourceUsage = { cpuSeconds: 0, heapBytes: 0 };
   private used = false;
 
@@ -86,11 +94,29 @@ class IsolateInstance implements AgentInstance {
     this._destroyed = true;
     this.destroyReason = reason;
     if (!this.isolate.isDisposed) this.isolate.dispose();
+    this.releaseHandles();
     this.onDestroyed();
   }
 
-  private loaded: { runRef: IvmNs.Reference<(ns: unknown, input: string, runId: string) => Promise<string>>; ns: IvmNs.Reference<unknown> } | undefined;
+  private loaded: { runRef: IvmNs.Reference<(ns: unknown, input: string, runId: string) => Promise<RunReply>>; ns: IvmNs.Reference<unknown> } | undefined;
   private currentHost: InstanceJob['host'] | undefined;
+
+  private releaseHandles(): void {
+    for (const h of this.handles.splice(0)) {
+      try {
+        h.release();
+      } catch {
+        /* already released with the isolate */
+      }
+    }
+    try {
+      this.context.release();
+    } catch {
+      /* disposed */
+    }
+    this.loaded = undefined;
+    this.abortFn = undefined;
+  }
 
   /** Set up the prelude and the agent module once; a session instance reuses them. */
   private async load(job: InstanceJob): Promise<NonNullable<IsolateInstance['loaded']>> {
@@ -108,14 +134,19 @@ class IsolateInstance implements AgentInstance {
       code = job.source.code;
       filename = `builtin:${job.source.name}`;
     }
-    const callRef = new ivm.Reference(async (kind: string, name: string, argsJson: string): Promise<string> => {
+    // Strings cross as [string] with copy: isolated-vm turns a bare string of 1 KiB or more into an
+    // external string in the gateway's heap, whose finalizer aborts the process if it runs at exit.
+    const callRef = new ivm.Reference(async (kind: string, name: string, boxedArgs: [string]): Promise<[string]> => {
+      const argsJson = Array.isArray(boxedArgs) ? boxedArgs[0] : undefined;
       const host = this.currentHost;
       if (!host) throw new Error('capability revoked: the run has ended');
       if (typeof argsJson !== 'string' || argsJson.length > MAX_CALL_ARGS_BYTES) throw new Error('call arguments too large');
       const result = await host.call(kind === 'model' ? 'model' : 'tool', String(name), JSON.parse(argsJson));
-      return JSON.stringify(result ?? null);
+      return [JSON.stringify(result ?? null)];
     });
-    const logRef = new ivm.Reference((level: string, msg: string, fields: string) => {
+    this.handles.push(callRef);
+    const logRef = new ivm.Reference((boxed: [string, string, string]) => {
+      const [level, msg, fields] = Array.isArray(boxed) ? boxed : ['info', '', 'null'];
       const host = this.currentHost;
       if (!host) return;
       const lv = (['debug', 'info', 'warn', 'error'] as const).find((l) => l === level) ?? 'info';
@@ -123,18 +154,24 @@ class IsolateInstance implements AgentInstance {
       try { f = JSON.parse(fields); } catch { /* ignore malformed log fields */ }
       host.log(lv, String(msg).slice(0, 4096), f);
     });
+    this.handles.push(logRef);
     await context.evalClosure(
       `${AGENT_PRELUDE}
        const host = {
-         call: (k, n, a) => $0.apply(undefined, [k, n, a], { result: { promise: true } }),
-         log: (l, m, f) => { $1.applyIgnored(undefined, [l, m, f]); },
+         call: async (k, n, a) => (await $0.apply(undefined, [k, n, [a]], { arguments: { copy: true }, result: { promise: true, copy: true } }))[0],
+         log: (l, m, f) => { $1.applyIgnored(undefined, [[l, m, f]], { arguments: { copy: true } }); },
        };
        globalThis.__cg = cgPrelude(host, $2, $3, $4 === null ? null : JSON.parse($4), $5);`,
       [callRef, logRef, job.profile, job.seed, job.replayClock ? JSON.stringify(job.replayClock) : null, job.recordClock],
     );
     // Take the prelude's handles off the global object before agent code runs.
-    const runRef = (await context.evalClosure('return globalThis.__cg.runAgent;', [], { result: { reference: true } })) as IvmNs.Reference<(ns: unknown, input: string, runId: string) => Promise<string>>;
+    const runRef = (await context.evalClosure(`const p = globalThis.__cg;
+       return async (ns, input, runId) => {
+         try { return [await p.runAgent(ns, input, runId)]; }
+         catch (e) { return [null, String(e && e.message !== undefined ? e.message : e), e && typeof e.code === 'string' ? e.code : null]; }
+       };`, [], { result: { reference: true } })) as IvmNs.Reference<(ns: unknown, input: string, runId: string) => Promise<RunReply>>;
     this.abortFn = (await context.evalClosure('const p = globalThis.__cg; delete globalThis.__cg; return p.abort;', [], { result: { reference: true } })) as IvmNs.Reference<() => void>;
+    this.handles.push(this.abortFn);
     let mod: IvmNs.Module;
     try {
       mod = await isolate.compileModule(code, { filename });
@@ -146,6 +183,7 @@ class IsolateInstance implements AgentInstance {
       if (this._destroyed || isolate.isDisposed) throw this.destroyedFailure(e);
       throw new InstanceFailure('load_error', `agent module ${filename} failed to load: ${(e as Error).message}`, 'agent_load_failed');
     }
+    this.handles.push(runRef, mod, mod.namespace);
     return { runRef, ns: mod.namespace };
   }
 
@@ -156,9 +194,12 @@ class IsolateInstance implements AgentInstance {
     this.currentHost = job.host;
     try {
       this.loaded ??= await this.load(job);
-      const text = (await this.loaded.runRef.apply(undefined, [this.loaded.ns.derefInto(), JSON.stringify(job.input ?? null), job.runId], {
+      const reply = (await this.loaded.runRef.apply(undefined, [this.loaded.ns.derefInto(), JSON.stringify(job.input ?? null), job.runId], {
         result: { promise: true, copy: true },
-      })) as string;
+      })) as RunReply;
+      // The agent's own errors come back as data too (a thrown error's message would cross as a bare string).
+      if (reply[0] === null) throw new InstanceFailure('agent_error', reply[1], reply[2] ?? undefined);
+      const text = reply[0];
       const parsed = JSON.parse(text) as { outputJson: string; clock: number[]; clockOverflow?: boolean };
       await this.sampleUsage();
       return { outputJson: parsed.outputJson, clock: parsed.clock, ...(parsed.clockOverflow ? { clockOverflow: true } : {}) };
@@ -179,6 +220,7 @@ class IsolateInstance implements AgentInstance {
       // isolated-vm disposed the isolate itself; account for it like any other destroy.
       if (!this._destroyed) {
         this._destroyed = true;
+        this.releaseHandles();
         this.onDestroyed();
       }
       this.destroyReason = 'memory_limit';

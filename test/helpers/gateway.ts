@@ -16,6 +16,18 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
+/**
+ * Let disposed isolates finish tearing down and collect their host-side handles while Node is still
+ * running: isolated-vm aborts if such a finalizer runs during Node's own teardown (seen with coverage on).
+ */
+export async function settleIsolates(): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  for (let i = 0; i < 3; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    gc?.();
+  }
+}
+
 export function tempDir(prefix = 'cg-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
@@ -59,6 +71,7 @@ export async function startGateway(rawConfig: unknown, opts: { logLines?: unknow
     close: async () => {
       await gw.stop(2000);
       rmSync(dir, { recursive: true, force: true });
+      await settleIsolates();
     },
   };
 }
