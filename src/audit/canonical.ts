@@ -4,27 +4,19 @@
  * which yields exactly the RFC 8785 bytes; payloads are arbitrary JSON and go through `canonicalize`.
  */
 import canonicalize from 'canonicalize';
-import type { Tier } from '../pipeline/index.js';
+import type { AuditEventInput } from '../pipeline/index.js';
 
 /** What the hash chain covers for one event. Absent fields are omitted, never null. */
-export interface EventCore {
+/** What the chain hashes: the event as recorded (less its payload) plus its place in the chain. */
+export type EventCore = Omit<AuditEventInput, 'payload'> & {
   v: 1;
   seq: number;
   time: string;
-  type: string;
-  agentId?: string;
-  runId?: string;
-  subject?: string;
-  action?: string;
-  resource?: string;
-  decision?: 'allow' | 'deny';
-  tier?: Tier;
-  policies?: string[];
   /** SHA-256 of the payload's salt and canonical form; the payload itself lives beside the chain. */
   payloadHash: string;
   /** Hash of the previous event (64 zeros before the first). */
   prev: string;
-}
+};
 
 const KEYS = ['v', 'seq', 'time', 'type', 'agentId', 'runId', 'subject', 'action', 'resource', 'decision', 'tier', 'policies', 'payloadHash', 'prev'] as const;
 /** RFC 8785 orders keys by their UTF-16 code units, which for these ASCII names is plain sort order. */

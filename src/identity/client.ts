@@ -8,6 +8,7 @@ import { Agent, type Dispatcher, request as undiciRequest } from 'undici';
 import { contentDigest } from './httpsig/digest.js';
 import { type ComponentSpec, signRequest } from './httpsig/sign.js';
 import { importPrivateKey, type KeyInput } from './keys.js';
+import type { IssuedToken } from './session-tokens.js';
 
 export interface AgentClientOptions {
   /** e.g. "https://127.0.0.1:18789" */
@@ -34,16 +35,7 @@ export interface AgentResponse<T = unknown> {
 
 export type ToolCallResult = ({ ok: true; result: unknown } | { ok: false; error: { code: string; message: string } }) & { status: number };
 
-export interface SessionInfo {
-  token: string;
-  tokenType: 'Bearer';
-  agentId: string;
-  sessionId: string;
-  tokenId: string;
-  issuedAt: string;
-  expiresAt: string;
-  expiresIn: number;
-}
+export type SessionInfo = IssuedToken;
 
 export interface SessionClient {
   /** The current token (replaced on rotation, including the gateway's automatic rotation). */

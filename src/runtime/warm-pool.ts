@@ -30,7 +30,9 @@ export class WarmPool {
     let inst = this.ready.shift();
     while (inst && inst.destroyed) inst = this.ready.shift();
     this.onChange();
-    this.refill();
+    // Refill after handing out: spawning a replacement (a fork/exec for process isolation) must not
+    // sit on the acquiring run's path.
+    setImmediate(() => this.refill());
     if (inst) return { instance: inst, warm: true };
     return { instance: await this.factory.create({ memoryMb: this.memoryMb }), warm: false };
   }

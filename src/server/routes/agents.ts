@@ -10,6 +10,7 @@ import { ClawguardError } from '../../errors/index.js';
 import { type AgentIdentity, importPublicKey, type KeyInput, keyThumbprint, type IdentityService, validateAgentId } from '../../identity/index.js';
 import type { AuditSink } from '../../pipeline/index.js';
 import type { OperatorAuth } from '../operator-auth.js';
+import { parseInput } from './parse.js';
 
 export interface AgentRouteDeps {
   identity: IdentityService;
@@ -30,15 +31,6 @@ const registerBody = z
   })
   .strict();
 
-export function parseBody<T>(schema: z.ZodType<T>, v: unknown, where = 'body'): T {
-  const r = schema.safeParse(v ?? {});
-  if (!r.success) {
-    const i = r.error.issues[0]!;
-    const path = i.path.join('.');
-    throw new ClawguardError('bad_request', `${where}${path ? `.${path}` : ''}: ${i.code === 'unrecognized_keys' ? `unknown key(s) ${i.keys.join(', ')}` : i.message}`);
-  }
-  return r.data;
-}
 
 /** The registry record as the API shows it (the public key is public). */
 export function agentView(a: AgentIdentity): Record<string, unknown> {
@@ -66,7 +58,7 @@ export function registerAgentRoutes(d: AgentRouteDeps): (app: FastifyInstance) =
 
     app.post('/v1/agents', async (req, reply) => {
       const op = auth.require(req, 'admin');
-      const b = parseBody(registerBody, req.body);
+      const b = parseInput(registerBody, req.body);
       validateAgentId(b.agentId);
       if (b.profile && !d.profiles()[b.profile]) throw new ClawguardError('bad_request', `profile: no profile named "${b.profile}" (known: ${Object.keys(d.profiles()).join(', ') || 'none'})`);
       if (identity.registry.get(b.agentId)) throw new ClawguardError('conflict', `agent "${b.agentId}" is already registered (ids are never reused, even after revocation)`);

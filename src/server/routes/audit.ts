@@ -6,6 +6,7 @@ import { ClawguardError } from '../../errors/index.js';
 import { buildExplainRequest, type CedarDecisionPoint, explainInput } from '../../policy/index.js';
 import type { ProfileConfig } from '../../config/index.js';
 import type { OperatorAuth } from '../operator-auth.js';
+import { parseInput } from './parse.js';
 
 const eventsQuery = z
   .object({
@@ -17,15 +18,6 @@ const eventsQuery = z
   })
   .strict();
 
-function parse<T>(schema: z.ZodType<T>, v: unknown, where: string): T {
-  const r = schema.safeParse(v ?? {});
-  if (!r.success) {
-    const i = r.error.issues[0]!;
-    const path = i.path.join('.');
-    throw new ClawguardError('bad_request', `${where}${path ? `.${path}` : ''}: ${i.code === 'unrecognized_keys' ? `unknown key(s) ${i.keys.join(', ')}` : i.message}`);
-  }
-  return r.data;
-}
 
 export interface AuditRouteDeps {
   audit: AuditLog;
@@ -50,7 +42,7 @@ export function registerAuditRoutes(app: FastifyInstance, d: AuditRouteDeps): vo
 
   app.get('/v1/audit/events', async (req) => {
     d.auth.require(req, 'read');
-    const q = parse(eventsQuery, req.query, 'query');
+    const q = parseInput(eventsQuery, req.query, 'query');
     return { events: readEvents(db(), { ...q, ...(q.since ? { since: new Date(q.since).toISOString() } : {}), limit: q.limit ?? 100 }) };
   });
 
@@ -76,7 +68,7 @@ export function registerAuditRoutes(app: FastifyInstance, d: AuditRouteDeps): vo
 
   app.post('/v1/policy/explain', async (req) => {
     d.auth.require(req, 'read');
-    const input = parse(explainInput, req.body, 'body');
+    const input = parseInput(explainInput, req.body, 'body');
     const { req: areq, ctx } = buildExplainRequest(input, d.profiles());
     const e = d.pdp.explain(areq, ctx);
     return { decision: e.effect, tier: e.tier, policies: e.policies, reasons: e.reasons };

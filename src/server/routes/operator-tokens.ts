@@ -5,7 +5,7 @@ import { ClawguardError } from '../../errors/index.js';
 import type { IdentityService } from '../../identity/index.js';
 import type { AuditSink } from '../../pipeline/index.js';
 import type { OperatorAuth } from '../operator-auth.js';
-import { parseBody } from './agents.js';
+import { parseInput } from './parse.js';
 
 const createBody = z.object({ name: z.string(), scopes: z.union([z.array(z.string()), z.string()]), expires: z.union([z.string(), z.number()]).optional() }).strict();
 
@@ -19,7 +19,7 @@ export function registerOperatorTokenRoutes(d: { identity: IdentityService; auth
 
     app.post('/v1/operator-tokens', async (req, reply) => {
       const op = auth.require(req, 'admin');
-      const b = parseBody(createBody, req.body);
+      const b = parseInput(createBody, req.body);
       try {
         await d.audit().record({ type: 'identity.operator_token.created', subject: op.name, action: 'identity.operator_token.create', resource: `operator-token:${b.name}`, decision: 'allow', payload: { operator: op.id, name: b.name, scopes: b.scopes, expires: b.expires ?? null } });
       } catch (e) {

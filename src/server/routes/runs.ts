@@ -4,6 +4,7 @@ import { ClawguardError } from '../../errors/index.js';
 import type { RunManager } from '../../runtime/index.js';
 import type { RunRecord } from '../../store/index.js';
 import type { OperatorAuth } from '../operator-auth.js';
+import { parseInput } from './parse.js';
 
 const submitBody = z
   .object({ profile: z.string().min(1).max(200), input: z.unknown().optional(), sessionKey: z.string().min(1).max(200).optional() })
@@ -12,15 +13,6 @@ const submitBody = z
 const runStates = ['queued', 'running', 'succeeded', 'failed', 'timed_out', 'killed', 'rejected'] as const;
 const listQuery = z.object({ profile: z.string().optional(), state: z.enum(runStates).optional(), limit: z.coerce.number().int().min(1).max(1000).optional() }).strict();
 
-function parse<T>(schema: z.ZodType<T>, v: unknown, where: string): T {
-  const r = schema.safeParse(v ?? {});
-  if (!r.success) {
-    const i = r.error.issues[0]!;
-    const path = i.path.join('.');
-    throw new ClawguardError('bad_request', `${where}${path ? `.${path}` : ''}: ${i.code === 'unrecognized_keys' ? `unknown key(s) ${i.keys.join(', ')}` : i.message}`);
-  }
-  return r.data;
-}
 
 /** The run as the API shows it: durationMs null until it ends. */
 export function runView(r: RunRecord): Record<string, unknown> {
@@ -55,7 +47,7 @@ export function registerRunRoutes(app: FastifyInstance, deps: { runs: RunManager
 
   app.post('/v1/runs', async (req, reply) => {
     auth.require(req, 'write');
-    const body = parse(submitBody, req.body, 'body');
+    const body = parseInput(submitBody, req.body, 'body');
     const wait = (req.query as Record<string, string>)?.wait;
     const { runId, done } = runs.submit(body);
     if (wait === '1' || wait === 'true') {
@@ -68,7 +60,7 @@ export function registerRunRoutes(app: FastifyInstance, deps: { runs: RunManager
 
   app.get('/v1/runs', async (req) => {
     auth.require(req, 'read');
-    const q = parse(listQuery, req.query, 'query');
+    const q = parseInput(listQuery, req.query, 'query');
     return { runs: runs.list(q).map(runView) };
   });
 
