@@ -246,6 +246,11 @@ export class SecretsBroker {
     if (decision.effect !== 'allow') {
       return this.refuse(principal, name, host, 'denied', `use of secret "${name}" denied by policy${decision.reasons.length ? `: ${decision.reasons.join('; ')}` : ''}`, decision.reasons);
     }
+    return this.release(principal, e, name, host, { result: 'allowed', target, reasons: decision.reasons, version: e.cached?.version ?? null });
+  }
+
+  /** Fetch the value, audit the use (durably, before the value leaves), count it; any failure refuses. */
+  private async release(principal: Principal, e: Entry, name: string, host: string, extra: Record<string, unknown>): Promise<string> {
     let value: string;
     try {
       value = await this.value(e);
@@ -253,7 +258,7 @@ export class SecretsBroker {
       return this.refuse(principal, name, host, 'unavailable', `secret "${name}" is unavailable: ${errorShape(err).message}`);
     }
     try {
-      await this.o.audit.record(this.useEvent(principal, name, host, 'allow', { result: 'allowed', target, reasons: decision.reasons, version: e.cached?.version ?? null }));
+      await this.o.audit.record(this.useEvent(principal, name, host, 'allow', extra));
     } catch (err) {
       this.count(name, 'audit_unavailable');
       throw new ClawguardError('audit_unavailable', `use of secret "${name}" refused: the audit record could not be written (${errorShape(err).message})`);
@@ -307,21 +312,7 @@ export class SecretsBroker {
     if (!hostAllowed(e.cfg.allowedHosts, url)) {
       return this.refuse(GATEWAY_PRINCIPAL, name, host, 'host_blocked', `secret "${name}" (models.${provider.name}.apiKeySecret) may not be sent to ${host}: add it to secrets.${name}.allowedHosts`);
     }
-    let value: string;
-    try {
-      value = await this.value(e);
-    } catch (err) {
-      return this.refuse(GATEWAY_PRINCIPAL, name, host, 'unavailable', `secret "${name}" is unavailable: ${errorShape(err).message}`);
-    }
-    try {
-      await this.o.audit.record(this.useEvent(GATEWAY_PRINCIPAL, name, host, 'allow', { result: 'allowed', target: `model:${provider.name}`, version: e.cached?.version ?? null }));
-    } catch (err) {
-      this.count(name, 'audit_unavailable');
-      throw new ClawguardError('audit_unavailable', `use of secret "${name}" refused: the audit record could not be written (${errorShape(err).message})`);
-    }
-    this.count(name, 'allowed');
-    e.uses.add(this.clock.now());
-    return value;
+    return this.release(GATEWAY_PRINCIPAL, e, name, host, { result: 'allowed', target: `model:${provider.name}`, version: e.cached?.version ?? null });
   };
 
   /** Dual-phase check: is `candidate` the current value of `secretName`, or a previous one still in its grace period? */
