@@ -24,16 +24,7 @@ export interface TokenInput {
   profile?: string;
 }
 
-export interface TokenClaims extends JWTPayload {
-  sub: string;
-  jti: string;
-  exp: number;
-  iat: number;
-  typ: TokenType;
-  sid?: string;
-  run_id?: string;
-  profile?: string;
-}
+export type TokenClaims = JWTPayload & TokenInput;
 
 export class TokenSigner {
   readonly kid: string;
