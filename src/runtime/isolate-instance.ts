@@ -5,11 +5,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import type IvmNs from 'isolated-vm';
+import type { IvmContext, IvmIsolate, IvmModule, IvmModuleApi, IvmReference } from './ivm-api.js';
 import { AGENT_PRELUDE } from './agent-bootstrap.js';
 import { type AgentInstance, type DestroyReason, type InstanceFactory, InstanceFailure, type InstanceJob, type InstanceResult, type ResourceUsage } from './instance.js';
 
-type Ivm = typeof IvmNs;
+type Ivm = IvmModuleApi;
 let ivmModule: Ivm | undefined;
 let ivmError: string | undefined;
 function loadIvm(): Ivm | undefined {
@@ -41,7 +41,7 @@ class IsolateInstance implements AgentInstance {
   readonly isolation = 'thread' as const;
   private _destroyed = false;
   private destroyReason: DestroyReason | undefined;
-  private abortFn: IvmNs.Reference<() => void> | undefined;
+  private abortFn: IvmReference<() => void> | undefined;
   /**
    * Host-side handles into the isolate. Released on destroy: one still alive when Node tears its
    * environment down at exit makes isolated-vm abort (seen under coverage collection).
@@ -52,8 +52,8 @@ class IsolateInstance implements AgentInstance {
 
   constructor(
     private readonly ivm: Ivm,
-    private readonly isolate: IvmNs.Isolate,
-    private readonly context: IvmNs.Context,
+    private readonly isolate: IvmIsolate,
+    private readonly context: IvmContext,
     private readonly reusable: boolean,
     private readonly onDestroyed: () => void,
   ) {}
@@ -98,7 +98,7 @@ class IsolateInstance implements AgentInstance {
     this.onDestroyed();
   }
 
-  private loaded: { runRef: IvmNs.Reference<(ns: unknown, input: string, runId: string) => Promise<RunReply>>; ns: IvmNs.Reference<unknown> } | undefined;
+  private loaded: { runRef: IvmReference<(ns: unknown, input: string, runId: string) => Promise<RunReply>>; ns: IvmReference<unknown> } | undefined;
   private currentHost: InstanceJob['host'] | undefined;
 
   private releaseHandles(): void {
@@ -169,10 +169,10 @@ class IsolateInstance implements AgentInstance {
        return async (ns, input, runId) => {
          try { return [await p.runAgent(ns, input, runId)]; }
          catch (e) { return [null, String(e && e.message !== undefined ? e.message : e), e && typeof e.code === 'string' ? e.code : null]; }
-       };`, [], { result: { reference: true } })) as IvmNs.Reference<(ns: unknown, input: string, runId: string) => Promise<RunReply>>;
-    this.abortFn = (await context.evalClosure('const p = globalThis.__cg; delete globalThis.__cg; return p.abort;', [], { result: { reference: true } })) as IvmNs.Reference<() => void>;
+       };`, [], { result: { reference: true } })) as IvmReference<(ns: unknown, input: string, runId: string) => Promise<RunReply>>;
+    this.abortFn = (await context.evalClosure('const p = globalThis.__cg; delete globalThis.__cg; return p.abort;', [], { result: { reference: true } })) as IvmReference<() => void>;
     this.handles.push(this.abortFn);
-    let mod: IvmNs.Module;
+    let mod: IvmModule;
     try {
       mod = await isolate.compileModule(code, { filename });
       await mod.instantiate(context, (specifier: string) => {
