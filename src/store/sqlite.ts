@@ -1,9 +1,27 @@
 /** The embedded SQLite store (better-sqlite3): WAL, full sync, per-module migrations. */
-import Database from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { ClawguardError } from '../errors/index.js';
 
-export type SqliteDb = Database.Database;
+export type SqliteDb = BetterSqlite3.Database;
+
+/**
+ * better-sqlite3 12.x builds on Node 20; on Node 24 its statement finalizer can abort the process at
+ * exit (upstream issue, fixed in 13.x, which needs Node >= 22). 13.x is installed as the optional
+ * alias better-sqlite3-node22 and preferred where it loads.
+ */
+const Database: typeof BetterSqlite3 = (() => {
+  const req = createRequire(import.meta.url);
+  if (Number(process.versions.node.split('.')[0]) >= 22) {
+    try {
+      return req('better-sqlite3-node22') as typeof BetterSqlite3;
+    } catch {
+      /* fall back to 12.x */
+    }
+  }
+  return req('better-sqlite3') as typeof BetterSqlite3;
+})();
 
 export interface OpenOptions {
   /** File path, or ':memory:'. */
