@@ -1,7 +1,7 @@
 import { RunRepository } from './runs.js';
 import { defaultDbFile, openSqlite, type SqliteDb } from './sqlite.js';
 
-export { openSqlite, migrate, defaultDbFile, type SqliteDb } from './sqlite.js';
+export { openSqlite, migrate, defaultDbFile, type SqliteDb, Database as SqliteDatabase } from './sqlite.js';
 export { RunRepository, TERMINAL_STATES, type RunRecord, type RunRecording, type RunState } from './runs.js';
 export { resolveStateDir, ensureStateDir, writeSecretFile, readOrCreateSecretFile, operatorTokenPath, newToken } from './state-dir.js';
 

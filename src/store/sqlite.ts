@@ -11,7 +11,7 @@ export type SqliteDb = BetterSqlite3.Database;
  * exit (upstream issue, fixed in 13.x, which needs Node >= 22). 13.x is installed as the optional
  * alias better-sqlite3-node22 and preferred where it loads.
  */
-const Database: typeof BetterSqlite3 = (() => {
+export const Database: typeof BetterSqlite3 = (() => {
   const req = createRequire(import.meta.url);
   if (Number(process.versions.node.split('.')[0]) >= 22) {
     try {

@@ -8,7 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
-import Database from 'better-sqlite3';
+// The same SQLite build as the gateway's (two copies in one process do not see each other's locks).
+import { SqliteDatabase as Database } from '../../src/store/index.js';
 import { Agent, request } from 'undici';
 import { tempDir, writeAgent } from '../helpers/gateway.js';
 

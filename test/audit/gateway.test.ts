@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import Database from 'better-sqlite3';
+// The same SQLite build as the gateway's (two copies in one process do not see each other's locks).
+import { SqliteDatabase as Database } from '../../src/store/index.js';
 import { request } from 'undici';
 import { loadPublicKey, readEvents, verifyAuditLog } from '../../src/audit/index.js';
 import { createAgentClient, generateEd25519, privateKeyPem, publicKeyPem } from '../../src/identity/index.js';

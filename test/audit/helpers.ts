@@ -2,7 +2,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+// The same SQLite build as the gateway's (two copies in one process do not see each other's locks).
+import { SqliteDatabase as Database, type SqliteDb } from '../../src/store/index.js';
 import { AuditLog, type AuditLogOptions } from '../../src/audit/index.js';
 import type { AuditEventInput } from '../../src/pipeline/index.js';
 
@@ -31,7 +32,7 @@ export function ev(i: number, extra: Partial<AuditEventInput> = {}): AuditEventI
 }
 
 /** A writable raw connection with the append-only triggers removed: an attacker with the file. */
-export function rawDb(file: string): Database.Database {
+export function rawDb(file: string): SqliteDb {
   const db = new Database(file);
   db.exec('DROP TRIGGER IF EXISTS audit_events_append_only; DROP TRIGGER IF EXISTS audit_events_prune_only; DROP TRIGGER IF EXISTS audit_checkpoints_append_only;');
   return db;

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import Database from 'better-sqlite3';
+// The same SQLite build as the gateway's (two copies in one process do not see each other's locks).
+import { SqliteDatabase as Database } from '../../src/store/index.js';
 import { Registry } from 'prom-client';
 import { openAuditDb, readEvents, verifyAuditLog, loadPublicKey } from '../../src/audit/index.js';
 import { ClawguardError } from '../../src/errors/index.js';
