@@ -49,11 +49,13 @@ export function rotationMaxIntervalSeconds(r: RotationSchedule, from = new Date(
   const cron = new Cron(r.expression, { paused: true });
   let prev = cron.nextRun(from);
   let max = 0;
-  for (let i = 0; i < 8 && prev; i++) {
+  // Look across a year so monthly and yearly schedules show their real gap.
+  for (let i = 0; i < 400 && prev; i++) {
     const next = cron.nextRun(prev);
     if (!next) break;
     max = Math.max(max, (next.getTime() - prev.getTime()) / 1000);
     prev = next;
+    if (next.getTime() - from.getTime() > 400 * 86400_000) break;
   }
   cron.stop();
   return max;
