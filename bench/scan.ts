@@ -12,21 +12,12 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { scan, SEVERITIES } from '../src/scan/index.js';
 import { type BenchSection, renderSection } from './harness.js';
+import { mulberry32 } from '../test/helpers/prng.js';
 
 const FILES = 10_000;
 const TOTAL_BYTES = 100 * 1024 * 1024;
 
-/** Deterministic PRNG (mulberry32) so every run scans the same tree. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 const WORDS = 'agent request profile runtime thread bound session secret rotation policy sandbox network domain allowed blocked gateway audit record chain monitor metric baseline anomaly tool fetch read write list message memory model chat result error timeout limit queue worker instance destroy create update delete user account project workspace config value handler context state cache index store query batch stream buffer parse format render'.split(' ');
 

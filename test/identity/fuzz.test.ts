@@ -8,18 +8,10 @@ import { test } from 'node:test';
 import { ClawguardError } from '../../src/errors/index.js';
 import { contentDigest, GATEWAY_COVERAGE, importPrivateKey, importPublicKey, parseRawRequest, parseSignatureFields, REJECTION_CODES, signRequest, type VerifiedSignature, verifyRequest } from '../../src/identity/index.js';
 import { TEST_KEY_ED25519 } from './rfc-vectors.js';
+import { mulberry32 } from '../helpers/prng.js';
 
 const SEED = 0x5eed9421;
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 const NOW = 1_700_000_000;
 const KEYID = 'fuzz-agent';

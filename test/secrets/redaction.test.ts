@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import pino from 'pino';
 import type { AuditEventInput } from '../../src/pipeline/index.js';
 import { Automaton, formsOf, MIN_PATTERN_LENGTH, redactingAuditSink, redactingLogger, SecretRedactor } from '../../src/secrets/index.js';
+import { mulberry32 } from '../helpers/prng.js';
 
 const VALUE = 'sk-live-Q9x!7 "quoted" \\ ü/+=?&end';
 
@@ -68,17 +69,7 @@ test('overlapping and adjacent occurrences of different secrets', () => {
   assert.equal(r.redactText('pppppppp-1-qqqqq'), '[REDACTED:q]', 'overlapping ranges merge into one, labelled by the longest');
 });
 
-/** A small deterministic PRNG, so a failure can be reproduced. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = mulberry32;
 
 function naive(patterns: string[], text: string): Array<[number, number]> {
   const hits: Array<[number, number]> = [];
