@@ -70,6 +70,8 @@ export class Gateway {
   };
   readonly identity: IdentityService;
   readonly sandboxes: SandboxDirectory;
+  /** The instance factories the runtime uses; status asks these same ones. */
+  private readonly factories: { thread: IsolateFactory; process: ProcessFactory };
   readonly secrets: SecretsBroker;
   /** Secret injection into outbound calls; replaced by the secrets broker. Until then: refused. */
   injectSecret: (principal: Principal, secretName: string, destination: URL) => Promise<string> = async (_p, name) => {
@@ -142,6 +144,7 @@ export class Gateway {
       resourceOf: (t, a) => this.tools.resourceOf(t, a),
     });
     const proc = processIsolation(config, stateDir);
+    this.factories = { thread: new IsolateFactory(), process: new ProcessFactory(proc.spawn, proc.available, proc.extraRoPaths) };
     this.runs = new RunManager({
       config,
       store: this.store,
@@ -149,7 +152,7 @@ export class Gateway {
       audit: this.audit,
       metrics: this.metrics,
       log: this.log,
-      factories: { thread: new IsolateFactory(), process: new ProcessFactory(proc.spawn, proc.available, proc.extraRoPaths) },
+      factories: this.factories,
       describeTools: () => this.tools.describe(),
       runIdentity: this.identity.runs,
     });
@@ -158,8 +161,8 @@ export class Gateway {
 
   status(): Record<string, unknown> {
     const c = this.opts.config;
-    const thread = new IsolateFactory().available();
-    const proc = processIsolation(c, this.opts.stateDir).available();
+    const thread = this.factories.thread.available();
+    const proc = this.factories.process.available();
     return {
       gateway: { version: VERSION, pid: process.pid, url: this.info?.url ?? null, startedAt: this.startedAt.toISOString(), uptimeSeconds: Math.round((Date.now() - this.startedAt.getTime()) / 1000), stateDir: this.opts.stateDir, config: c.source ?? '(embedded defaults)' },
       isolation: { thread: thread.ok ? { available: true } : { available: false, reason: thread.reason }, process: proc.ok ? { available: true } : { available: false, reason: proc.reason } },
