@@ -6,6 +6,7 @@ export { splitTarget, normalizeAuthority } from './httpsig/components.js';
 export { parseSignatureFields, type ParsedSignature, type SignatureParams } from './httpsig/fields.js';
 export { contentDigest, verifyContentDigest, type DigestAlgorithm } from './httpsig/digest.js';
 export { signRequest, type SignOptions, type SignatureFields, type ComponentSpec } from './httpsig/sign.js';
+export { ed25519Engine, ed25519Sign, ed25519Verify, ed25519VerifyAsync } from './ed25519.js';
 export { verifyRequest, verifyRequestAsync, GATEWAY_COVERAGE, type RequiredCoverage, type VerifyOptions, type VerifiedSignature, type ResolvedKey } from './httpsig/verify.js';
 export { parseRawRequest, type RawRequest } from './httpsig/raw.js';
 export { importPublicKey, importPrivateKey, generateEd25519, publicKeyPem, privateKeyPem, keyThumbprint, type KeyInput } from './keys.js';

@@ -111,24 +111,30 @@ export class AgentRegistry {
     return 'active';
   }
 
+  /** What a row says that does not change while it is cached (parsed once per row). */
+  private readonly fixed = new WeakMap<Row, Omit<AgentIdentity, 'lastSeen' | 'status'>>();
+
   private view(r: Row): AgentIdentity {
+    let f = this.fixed.get(r);
+    if (!f) {
+      f = {
+        agentId: r.agent_id,
+        publicKey: r.public_key,
+        fingerprint: r.fingerprint,
+        signatureAlgorithm: 'ed25519',
+        trustLevel: r.trust_level as TrustLevel,
+        capabilities: JSON.parse(r.capabilities) as string[],
+        ...(r.profile ? { profile: r.profile } : {}),
+        created: r.created,
+        ...(r.expires ? { expires: r.expires } : {}),
+        ...(r.revoked_at ? { revokedAt: r.revoked_at } : {}),
+        ...(r.revoked_reason ? { revokedReason: r.revoked_reason } : {}),
+      };
+      this.fixed.set(r, f);
+    }
     const mem = this.seen.get(r.agent_id);
     const lastSeen = mem !== undefined ? new Date(mem).toISOString() : (r.last_seen ?? undefined);
-    return {
-      agentId: r.agent_id,
-      publicKey: r.public_key,
-      fingerprint: r.fingerprint,
-      signatureAlgorithm: 'ed25519',
-      trustLevel: r.trust_level as TrustLevel,
-      capabilities: JSON.parse(r.capabilities) as string[],
-      ...(r.profile ? { profile: r.profile } : {}),
-      created: r.created,
-      ...(r.expires ? { expires: r.expires } : {}),
-      ...(lastSeen ? { lastSeen } : {}),
-      ...(r.revoked_at ? { revokedAt: r.revoked_at } : {}),
-      ...(r.revoked_reason ? { revokedReason: r.revoked_reason } : {}),
-      status: this.status(r),
-    };
+    return { ...f, capabilities: [...f.capabilities], ...(lastSeen ? { lastSeen } : {}), status: this.status(r) };
   }
 
   register(input: RegisterInput): AgentIdentity {

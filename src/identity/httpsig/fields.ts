@@ -89,6 +89,15 @@ function rawByteSequence(raw: string, key: string): string | undefined {
   return patternsFor(key).bytes.exec(raw)?.[1];
 }
 
+/** RFC 8941 serialization of a component identifier; the common parameterless case without the library. */
+function identifier(it: Item): string {
+  const name = it[0] as string;
+  if (it[1].size === 0 && PLAIN_STRING.test(name)) return `"${name}"`;
+  return serializeItem(it);
+}
+/** Printable ASCII without DQUOTE or backslash: serialized as itself between quotes. */
+const PLAIN_STRING = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
 /**
  * One signature from the two fields: `label` if given, else the first member of Signature-Input.
  * The signature bytes must be canonical base64 (no stray pad bits, padding present), so no two
@@ -113,7 +122,7 @@ export function parseSignatureFields(signatureInput: string, signature: string, 
   const identifiers: string[] = [];
   for (const it of items) {
     if (typeof it[0] !== 'string') throw reject('malformed_signature', `signature ${chosen}: covered components must be strings`);
-    const id = serializeItem(it);
+    const id = identifier(it);
     if (identifiers.includes(id)) throw reject('malformed_signature', `signature ${chosen} covers ${id} twice`);
     identifiers.push(id);
   }

@@ -1,6 +1,7 @@
 /** Creating RFC 9421 signatures (Ed25519) over a request. */
-import { type KeyObject, sign as edSign } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { type BareItem, type InnerList, type Item, serializeInnerList } from 'structured-headers';
+import { ed25519Sign } from '../ed25519.js';
 import { signatureBase } from './base.js';
 import type { SignedRequest } from './message.js';
 
@@ -45,6 +46,6 @@ export function signRequest(msg: SignedRequest, o: SignOptions): SignatureFields
   const inner: InnerList = [o.components.map(item), new Map(params.map(([k, v]) => [k, v] as [string, BareItem]))];
   const serialized = serializeInnerList(inner);
   const base = signatureBase(msg, inner[0], serialized);
-  const sig = edSign(null, Buffer.from(base, 'utf8'), o.privateKey);
+  const sig = ed25519Sign(Buffer.from(base, 'utf8'), o.privateKey);
   return { signatureInput: `${label}=${serialized}`, signature: `${label}=:${sig.toString('base64')}:`, base };
 }

@@ -2,8 +2,9 @@
  * Verifying RFC 9421 signatures on requests: required coverage, time window, key, signature
  * (Ed25519), identity status, Content-Digest, then the nonce. Each failure has its own code.
  */
-import { type KeyObject, verify as edVerify } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { reject } from '../codes.js';
+import { ed25519Verify, ed25519VerifyAsync } from '../ed25519.js';
 import { signatureBase } from './base.js';
 import { type DigestAlgorithm, verifyContentDigest } from './digest.js';
 import { parseSignatureFields, type SignatureParams } from './fields.js';
@@ -111,32 +112,15 @@ function finish(msg: SignedRequest, o: VerifyOptions, pr: Prepared, ok: boolean)
   return result;
 }
 
-function ed25519Ok(pr: Prepared): boolean {
-  if (pr.signature.length !== 64) return false;
-  try {
-    return edVerify(null, pr.data, pr.key.key, pr.signature);
-  } catch {
-    return false;
-  }
-}
-
 /** Verifies synchronously. Throws a ClawguardError whose code says why the request is refused. */
 export function verifyRequest(msg: SignedRequest, o: VerifyOptions): VerifiedSignature {
   const pr = prepare(msg, o);
-  return finish(msg, o, pr, ed25519Ok(pr));
+  return finish(msg, o, pr, ed25519Verify(pr.data, pr.signature, pr.key.key));
 }
 
-/** Same checks, with the Ed25519 verification on libuv's thread pool (keeps the event loop free). */
+/** Same checks; with OpenSSL doing Ed25519, the verification runs on libuv's thread pool. */
 export async function verifyRequestAsync(msg: SignedRequest, o: VerifyOptions): Promise<VerifiedSignature> {
   const pr = prepare(msg, o);
-  const ok =
-    pr.signature.length === 64 &&
-    (await new Promise<boolean>((resolve) => {
-      try {
-        edVerify(null, pr.data, pr.key.key, pr.signature, (err, v) => resolve(!err && v));
-      } catch {
-        resolve(false);
-      }
-    }));
+  const ok = await ed25519VerifyAsync(pr.data, pr.signature, pr.key.key);
   return finish(msg, o, pr, ok);
 }
