@@ -20,7 +20,7 @@ import { compileConfig, configActions, type PolicySource } from './compile-confi
 import { authorize, type Context, type Entities, type PolicyJson, PreparsedSlots, type SchemaJson } from './engine.js';
 import { PolicyMetrics } from './metrics.js';
 import { assemble, type LoadedPolicy, type PolicyGeneration, PolicyLoadError, parseTier, readPolicyDir, TIERS } from './policy-set.js';
-import { RequestFacts } from './request.js';
+import { RequestFacts, type RequestEnv } from './request.js';
 import { buildSchema, CONTEXT_ATTRIBUTES } from './schema.js';
 
 /** The built-in default tier: no policies, so anything no other tier decides is denied. */
@@ -99,6 +99,7 @@ export class CedarDecisionPoint implements DecisionPoint {
   private hits = 0;
   private misses = 0;
   private schemaCache: SchemaJson<string> | undefined;
+  private readonly env: RequestEnv = { workspaceOf: (p) => this.opts.config.agents[p]?.workspace, modelOf: (p) => this.opts.config.agents[p]?.model };
 
   constructor(private readonly opts: CedarPdpOptions) {
     this.metrics = new PolicyMetrics(opts.registry);
@@ -196,21 +197,17 @@ export class CedarDecisionPoint implements DecisionPoint {
     if (!this.gen && !this.failure) this.load();
     const gen = this.gen;
     if (this.failure || !gen) return this.finish(deny('default', ['policy-unavailable'], [this.failure ?? 'no policies loaded']), t0, 'none', explain ? { evaluated: [], errors: [] } : undefined);
-    const f = new RequestFacts(req, ctx, { workspaceOf: (p) => this.opts.config.agents[p]?.workspace, modelOf: (p) => this.opts.config.agents[p]?.model });
+    const f = new RequestFacts(req, ctx, this.env);
     const sliceKey = this.sliceKey(f, gen);
     let slice = this.slices.get(sliceKey);
     if (!slice) slice = this.buildSlice(sliceKey, f, gen);
     if (!slice.setId) return this.finish(this.defaultDeny(req), t0, 'none', explain ? { evaluated: [], errors: [] } : undefined);
 
-    const entities: Entities = [];
     const p = f.principal;
     const pAttrs = slice.needPrincipal ? pick(f.principalAttrs(), slice.principalAttrs) : undefined;
     const pParents = slice.principalParents ? f.principalParents() : [];
-    if (pAttrs) entities.push({ uid: p.uid, attrs: pAttrs as never, parents: pParents });
     const r = f.resource;
     const rAttrs = slice.needResource ? pick(r.attrs, slice.resourceAttrs) : undefined;
-    if (rAttrs) entities.push({ uid: r.uid, attrs: rAttrs as never, parents: [] });
-    if (slice.needAction) entities.push({ uid: f.action.uid, attrs: {}, parents: f.actionGroups.map((id) => ({ type: 'Action', id })) });
     const context: Context = {};
     for (const a of slice.context) {
       const v = f.contextValue(a, slice.globs);
@@ -233,6 +230,12 @@ export class CedarDecisionPoint implements DecisionPoint {
       }
       this.misses++;
     }
+
+    // Entities are built only for the engine: a cache hit never needs them.
+    const entities: Entities = [];
+    if (pAttrs) entities.push({ uid: p.uid, attrs: pAttrs as never, parents: pParents });
+    if (rAttrs) entities.push({ uid: r.uid, attrs: rAttrs as never, parents: [] });
+    if (slice.needAction) entities.push({ uid: f.action.uid, attrs: {}, parents: f.actionGroups.map((id) => ({ type: 'Action', id })) });
 
     const answer = authorize(slice.setId, p.uid, f.action.uid, r.uid, context, entities);
     if (answer.type === 'failure') {
@@ -362,6 +365,10 @@ function pick(attrs: Record<string, unknown>, which: Set<string> | 'all'): Recor
 
 function keyPart(v: unknown): string {
   if (typeof v === 'string') return `${v.length}:${v}`;
+  if (typeof v === 'number') return `n${v}`;
+  // Extension values ({__extn: {fn, arg}}) are keyed on their text, without JSON.
+  const ext = (v as { __extn?: { fn?: unknown; arg?: unknown } } | undefined)?.__extn;
+  if (ext && typeof ext.fn === 'string' && typeof ext.arg === 'string') return `x${ext.fn.length}:${ext.fn}${ext.arg.length}:${ext.arg}`;
   return v === undefined ? 'u' : `j${JSON.stringify(v)}`;
 }
 
