@@ -114,7 +114,7 @@ export class AgentRegistry {
   /** What a row says that does not change while it is cached (parsed once per row). */
   private readonly fixed = new WeakMap<Row, Omit<AgentIdentity, 'lastSeen' | 'status'>>();
 
-  private view(r: Row): AgentIdentity {
+  private view(r: Row, withLastSeen = true): AgentIdentity {
     let f = this.fixed.get(r);
     if (!f) {
       f = {
@@ -132,6 +132,7 @@ export class AgentRegistry {
       };
       this.fixed.set(r, f);
     }
+    if (!withLastSeen) return { ...f, capabilities: [...f.capabilities], status: this.status(r) };
     const mem = this.seen.get(r.agent_id);
     const lastSeen = mem !== undefined ? new Date(mem).toISOString() : (r.last_seen ?? undefined);
     return { ...f, capabilities: [...f.capabilities], ...(lastSeen ? { lastSeen } : {}), status: this.status(r) };
@@ -173,6 +174,12 @@ export class AgentRegistry {
     return r ? this.view(r) : undefined;
   }
 
+  /** The identity as the request path needs it (no lastSeen): status, trust, capabilities, profile. */
+  current(agentId: string): AgentIdentity | undefined {
+    const r = this.row(agentId);
+    return r ? this.view(r, false) : undefined;
+  }
+
   list(): AgentIdentity[] {
     return this.q.list.all().map((r) => this.view(r));
   }
@@ -186,7 +193,7 @@ export class AgentRegistry {
     return this.get(agentId)!;
   }
 
-  /** The stored record and its key (cached per fingerprint); undefined when unknown. */
+  /** The stored record (without lastSeen) and its key (cached per fingerprint); undefined when unknown. */
   resolve(agentId: string): { agent: AgentIdentity; key: KeyObject } | undefined {
     const r = this.row(agentId);
     if (!r) return undefined;
@@ -195,7 +202,7 @@ export class AgentRegistry {
       k = { fingerprint: r.fingerprint, key: importPublicKey(r.public_key) };
       this.keys.set(agentId, k);
     }
-    return { agent: this.view(r), key: k.key };
+    return { agent: this.view(r, false), key: k.key };
   }
 
   /** lastSeen of an accepted request; persisted by flush(). */

@@ -96,7 +96,7 @@ export class IdentityService {
       if (this.zeroTrust.requireAuthentication) throw new ClawguardError('unauthenticated', 'anonymous principals are refused: authentication is required');
       return;
     }
-    const a = this.registry.get(p.agentId);
+    const a = this.registry.current(p.agentId);
     if (!a) throw new ClawguardError('unknown_key', `agent "${p.agentId}" is not registered`);
     assertUsable(a);
     if (p.profile !== a.profile || p.trustLevel !== a.trustLevel || p.capabilities.some((c) => !a.capabilities.includes(c))) {
