@@ -55,7 +55,7 @@ export interface AuthenticatorDeps {
   now: () => number;
   /** Records a refusal; awaited, so the record is durable before the 401 goes out. */
   onReject: (r: Rejection) => Promise<void> | void;
-  /** Verify Ed25519 on the thread pool when other requests are in flight. Default true. */
+  /** Verify Ed25519 on another thread while the event loop is busy. Default true. */
   offload?: boolean;
 }
 
@@ -72,13 +72,10 @@ export function assertUsable(a: AgentIdentity): void {
 }
 
 export class AgentAuthenticator {
-  private inFlight = 0;
-
   constructor(private readonly d: AuthenticatorDeps) {}
 
   async authenticate(req: AgentHttpRequest, opts: { allowTokens: boolean }): Promise<AuthOutcome> {
     let claimed: string | undefined;
-    this.inFlight++;
     try {
       const out = await this.establish(req, opts, (id) => (claimed = id));
       if (this.d.zeroTrust.rateLimit && this.d.limiter && out.via !== 'anonymous') this.d.limiter.take(out.principal.agentId);
@@ -87,8 +84,6 @@ export class AgentAuthenticator {
       const s = errorShape(e, 'unauthenticated');
       await this.d.onReject({ code: s.code, message: s.message, ...(claimed ? { agentId: claimed } : {}), method: req.method, path: req.target.split('?')[0]!, ...(req.remoteAddress ? { remoteAddress: req.remoteAddress } : {}), door: 'agent' });
       throw e instanceof ClawguardError ? e : new ClawguardError('unauthenticated', s.message);
-    } finally {
-      this.inFlight--;
     }
   }
 
@@ -128,8 +123,8 @@ export class AgentAuthenticator {
       },
       checkNonce: (keyid: string, nonce: string, until: number) => this.d.nonces.checkAndStore(keyid, nonce, until),
     };
-    // Alone, verify inline (lowest latency); under load, on the thread pool (keeps the loop free).
-    if (this.d.offload !== false && this.inFlight > 1) await verifyRequestAsync(msg, o);
+    // Under load the Ed25519 check moves to another thread (keeps the loop free); idle, inline.
+    if (this.d.offload !== false) await verifyRequestAsync(msg, o);
     else verifyRequest(msg, o);
     this.d.registry.touch(agent!.agentId);
     return { principal: agentPrincipal(agent!), via: 'signature' };

@@ -9,6 +9,7 @@ import { ClawguardError } from '../errors/index.js';
 import type { AuditSink, Principal } from '../pipeline/index.js';
 import { operatorTokenPath, type SqliteDb } from '../store/index.js';
 import { AgentAuthenticator, ANONYMOUS_ID, assertUsable, type Rejection } from './authenticator.js';
+import { ed25519Status } from './ed25519.js';
 import { NonceCache } from './nonce-cache.js';
 import { OperatorTokens } from './operator-tokens.js';
 import { RateLimiter } from './rate-limit.js';
@@ -115,6 +116,7 @@ export class IdentityService {
       sessionTokens: zt.signAllRequests ? 'refused (signAllRequests)' : { ttlSeconds: this.sessions.ttlSeconds, rotationGraceSeconds: this.sessions.graceSeconds, autoRotate: zt.sessionTokenRotation, live: this.sessions.liveCount() },
       rateLimit: zt.rateLimit ? { perSecond: zt.rateLimitPerSecond, burst: zt.rateLimitBurst } : false,
       clockSkewSeconds: zt.clockSkewSeconds,
+      signatures: ed25519Status(),
       replayCache: { entries: this.nonces.size, max: this.nonces.maxEntries },
       runIdentities: this.runs.activeCount,
       rejectedRequests: this.rejections,
