@@ -2,6 +2,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { RejectionAuditor } from '../audit/index.js';
 import type { Metrics } from '../monitor/index.js';
+import type { AuditSink } from '../pipeline/index.js';
 import type { RunManager } from '../runtime/index.js';
 import { toErrorBody } from './error-map.js';
 import { isLoopback, type OperatorAuth } from './operator-auth.js';
@@ -17,6 +18,8 @@ export interface AppDeps {
   https?: { key: Buffer; cert: Buffer };
   /** Extra routes from other modules (identity, tools, audit…), registered after the core ones. */
   plugins?: Array<(app: FastifyInstance) => void>;
+  /** Where operator actions on runs are recorded. */
+  audit?: () => AuditSink;
   /** Every response >= 400 that left no audit event of its own gets exactly one (audit module). */
   rejections?: RejectionAuditor;
 }
@@ -71,7 +74,7 @@ export function buildApp(d: AppDeps): FastifyInstance {
     return d.status();
   });
 
-  registerRunRoutes(app, { runs: d.runs, auth: d.auth });
+  registerRunRoutes(app, { runs: d.runs, auth: d.auth, ...(d.audit ? { audit: d.audit } : {}) });
   for (const p of d.plugins ?? []) p(app);
   return app;
 }

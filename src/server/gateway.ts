@@ -203,6 +203,7 @@ export class Gateway {
       bodyLimitBytes: c.gateway.bodyLimitBytes,
       metricsPublic: c.monitoring.metricsPublic,
       status: () => this.status(),
+      audit: () => this.audit,
       plugins: [(app) => registerSecretRoutes(app, { secrets: this.secrets, auth: this.auth }), ...identityPlugins({ identity: this.identity, pipeline: this.pipeline, auth: this.auth, audit: () => this.audit, profiles: () => c.agents }), (app) => registerAuditRoutes(app, { audit: this.auditLog, pdp: this.pdp, auth: this.auth, stateDir: this.opts.stateDir, profiles: () => c.agents })],
       rejections: new RejectionAuditor(() => this.audit),
       ...(tls ? { https: tls } : {}),

@@ -256,5 +256,12 @@ describe('thread isolation (fresh isolate per run)', () => {
     assert.equal(k.status, 200);
     assert.equal(k.json.state, 'killed');
     assert.equal(k.json.reason, 'operator');
+    // who killed it is in the audit log, beside the run's own end
+    const ev = await g.call('GET', `/v1/audit/events?runId=${r.json.runId}`);
+    const kill = ev.json.events.find((e: { type: string }) => e.type === 'operator.run.kill');
+    assert.ok(kill, JSON.stringify(ev.json.events.map((e: { type: string }) => e.type)));
+    assert.equal(kill.action, 'run.kill');
+    assert.equal(kill.resource, `run:${r.json.runId}`);
+    assert.ok(kill.subject, 'the operator is named');
   });
 });

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { ClawguardError } from '../../errors/index.js';
+import type { AuditSink } from '../../pipeline/index.js';
 import type { RunManager } from '../../runtime/index.js';
 import type { RunRecord } from '../../store/index.js';
 import type { OperatorAuth } from '../operator-auth.js';
@@ -37,7 +38,7 @@ export function runView(r: RunRecord): Record<string, unknown> {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export function registerRunRoutes(app: FastifyInstance, deps: { runs: RunManager; auth: OperatorAuth }): void {
+export function registerRunRoutes(app: FastifyInstance, deps: { runs: RunManager; auth: OperatorAuth; audit?: () => AuditSink }): void {
   const { runs, auth } = deps;
   const runIdParam = (p: unknown): string => {
     const id = (p as { id?: string }).id ?? '';
@@ -73,10 +74,15 @@ export function registerRunRoutes(app: FastifyInstance, deps: { runs: RunManager
   });
 
   app.delete('/v1/runs/:id', async (req) => {
-    auth.require(req, 'write');
+    const op = auth.require(req, 'write');
     const id = runIdParam(req.params);
     const r = await runs.kill(id);
     if (!r) throw new ClawguardError('run_not_found', `no run ${id}`);
+    // A kill is never held back by the audit store; who killed it is recorded once it is done.
+    await deps
+      .audit?.()
+      .record({ type: 'operator.run.kill', runId: id, subject: op.name, action: 'run.kill', resource: `run:${id}`, decision: 'allow', payload: { operator: op.id, profile: r.profile, state: r.state } })
+      .catch(() => undefined);
     return runView(r);
   });
 
