@@ -31,6 +31,10 @@ export class Pipeline {
     } catch (e) {
       observe('unauthenticated');
       const s = errorShape(e, 'unauthenticated');
+      // Refused either way; the record is best effort (the call was never going to run).
+      await this.d.audit
+        .record({ type: 'tool.rejected', agentId: principal.agentId, ...(principal.runId ? { runId: principal.runId } : {}), subject: principal.profile ?? principal.agentId, action: tool, decision: 'deny', payload: { code: s.code, message: s.message, door: principal.door } })
+        .catch(() => undefined);
       return fail(s.code, s.message);
     }
     const base = { agentId: principal.agentId, ...(principal.runId ? { runId: principal.runId } : {}), subject: principal.profile ?? principal.agentId, action: tool };

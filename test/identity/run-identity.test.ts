@@ -67,6 +67,11 @@ test('each run gets an ephemeral identity bound to its runId and profile, destro
   const replayed = await g.gw.pipeline.callTool({ principal, tool: 'system.time', args: {} });
   assert.equal(replayed.ok, false);
   if (!replayed.ok) assert.equal(replayed.error.code, 'identity_revoked');
+  // the refused call is in the audit log, as a rejection of that run's principal
+  const rejected = (await g.call('GET', `/v1/audit/events?runId=${runId}&type=tool.rejected`)).json.events;
+  assert.ok(rejected.length >= 1, 'a refused call leaves an audit event');
+  assert.equal(rejected.at(-1).decision, 'deny');
+  assert.equal(rejected.at(-1).action, 'system.time');
   await assert.rejects(() => g.gw.identity.runs.token(runId), { code: 'identity_revoked' });
   assert.equal(g.gw.identity.runs.activeCount, 0);
 });
