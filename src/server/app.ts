@@ -41,6 +41,11 @@ export function buildApp(d: AppDeps): FastifyInstance {
   app.setNotFoundHandler((req, reply) => {
     void reply.code(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
   });
+  // An operator refusal is answered only once its audit record is durable.
+  app.addHook('onSend', async (req, _reply, payload) => {
+    await d.auth.settled(req);
+    return payload;
+  });
   app.addHook('onResponse', async (req, reply) => {
     d.metrics.httpRequestsTotal.inc({ route: req.routeOptions?.url ?? 'unmatched', status: String(reply.statusCode) });
   });

@@ -8,6 +8,9 @@ import { ClawguardError } from '../errors/index.js';
 import { hasScope, type OperatorIdentity, type OperatorTokens, type Rejection, type Scope } from '../identity/index.js';
 
 export class OperatorAuth {
+  /** Refusal records still being written, per request: the response waits for them. */
+  private readonly pending = new WeakMap<FastifyRequest, Promise<unknown>>();
+
   constructor(
     private readonly tokens: OperatorTokens,
     private readonly onReject: (r: Rejection) => unknown = () => undefined,
@@ -22,7 +25,8 @@ export class OperatorAuth {
   /** Throws unauthenticated (401) or insufficient_scope (403). Without a scope, admin is required (fail closed). */
   require(req: FastifyRequest, scope: Scope = 'admin'): OperatorIdentity {
     const fail = (code: string, message: string): never => {
-      this.onReject({ code, message, method: req.method, path: req.url.split('?')[0]!, ...(req.socket.remoteAddress ? { remoteAddress: req.socket.remoteAddress } : {}), door: 'operator' });
+      const recorded = this.onReject({ code, message, method: req.method, path: req.url.split('?')[0]!, ...(req.socket.remoteAddress ? { remoteAddress: req.socket.remoteAddress } : {}), door: 'operator' });
+      if (recorded instanceof Promise) this.pending.set(req, recorded.catch(() => undefined));
       throw new ClawguardError(code, message);
     };
     const h = req.headers.authorization;
@@ -35,6 +39,11 @@ export class OperatorAuth {
     if (!who) return fail('unauthenticated', 'operator token not accepted');
     if (!hasScope(who.scopes, scope)) return fail('insufficient_scope', `this operator token has scope ${who.scopes.join(', ')}; ${req.method} ${req.url.split('?')[0]} needs ${scope}`);
     return who;
+  }
+
+  /** Resolves once the refusal of this request (if any) is recorded; never rejects. */
+  async settled(req: FastifyRequest): Promise<void> {
+    await this.pending.get(req);
   }
 }
 

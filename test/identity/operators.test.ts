@@ -34,6 +34,9 @@ test('operator tokens carry scopes: read < write < admin', async () => {
   const denied = await read('POST', '/v1/runs', { profile: 'tools' });
   assert.equal(denied.status, 403);
   assert.equal(denied.json.error.code, 'insufficient_scope');
+  // the refusal was durable before the 403 went out: it is in the log the moment the answer is
+  const refusals = (await g.call('GET', '/v1/audit/events?type=request.rejected&limit=1000')).json.events as Array<{ action: string; payload: { code: string; door: string } }>;
+  assert.ok(refusals.some((e) => e.action === 'POST /v1/runs' && e.payload.code === 'insufficient_scope' && e.payload.door === 'operator'), JSON.stringify(refusals.slice(-3)));
   assert.equal((await read('GET', '/v1/agents')).status, 403);
   assert.notEqual((await write('POST', '/v1/runs', { profile: 'nope' })).status, 403, 'write may start runs');
   assert.equal((await write('GET', '/v1/runs')).status, 200, 'write implies read');
