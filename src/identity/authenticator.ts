@@ -72,7 +72,12 @@ export function assertUsable(a: AgentIdentity): void {
 }
 
 export class AgentAuthenticator {
-  constructor(private readonly d: AuthenticatorDeps) {}
+  /** Replay protection across restarts: nothing signed before this process started is accepted. */
+  private readonly startedAt: number;
+
+  constructor(private readonly d: AuthenticatorDeps) {
+    this.startedAt = Math.floor(d.now() / 1000);
+  }
 
   async authenticate(req: AgentHttpRequest, opts: { allowTokens: boolean }): Promise<AuthOutcome> {
     let claimed: string | undefined;
@@ -112,6 +117,7 @@ export class AgentAuthenticator {
     const o = {
       now: Math.floor(this.d.now() / 1000),
       skewSeconds: this.d.zeroTrust.clockSkewSeconds,
+      notBefore: this.startedAt,
       required: GATEWAY_COVERAGE,
       resolveKey: (keyid: string | undefined) => {
         if (keyid === undefined) throw reject('missing_component', 'the signature has no keyid (it must be your agent id)');

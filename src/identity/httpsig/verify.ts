@@ -39,6 +39,11 @@ export interface VerifyOptions {
   /** Unix seconds. */
   now: number;
   skewSeconds: number;
+  /**
+   * Signatures created before this (unix seconds) are refused as possible replays: the nonce cache
+   * lives in memory, so a gateway that restarted cannot know which nonces its predecessor saw.
+   */
+  notBefore?: number;
   /** How far `created` may lie in the future (clock drift, whole-second rounding). Default 2 s. */
   futureToleranceSeconds?: number;
   label?: string;
@@ -86,6 +91,7 @@ function prepare(msg: SignedRequest, o: VerifyOptions): Prepared {
     const tolerance = o.futureToleranceSeconds ?? 2;
     if (p.created > o.now + tolerance) throw reject('clock_skew', `signature ${parsed.label} was created ${p.created - o.now} s in the future; check the agent's clock`);
     if (p.created < o.now - o.skewSeconds) throw reject('clock_skew', `signature ${parsed.label} was created ${o.now - p.created} s ago, more than the allowed ${o.skewSeconds} s`);
+    if (o.notBefore !== undefined && p.created < o.notBefore) throw reject('replayed_nonce', `signature ${parsed.label} was created before this gateway started (${o.notBefore - p.created} s earlier), so its nonce cannot be checked against the requests its predecessor saw; sign the request again`);
   }
   const key = o.resolveKey(p.keyid);
   const base = signatureBase(msg, parsed.covered, parsed.signatureParams, parsed.identifiers);
