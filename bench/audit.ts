@@ -73,6 +73,7 @@ export async function run(): Promise<BenchSection> {
     const ver: number[] = [];
     const oneThread: number[] = [];
     let events = 0;
+    let checkpoints = 0;
     for (let round = 0; round < 3; round++) {
       let t0 = performance.now();
       let n = 0;
@@ -82,6 +83,7 @@ export async function run(): Promise<BenchSection> {
       const v = await verifyAuditLogParallel({ stateDir: dir }, { publicKey: key });
       if (!v.ok) throw new Error(`bench log does not verify: ${v.problem}`);
       events = v.events;
+      checkpoints = v.checkpoints;
       ver.push(v.events / ((performance.now() - t0) / 1000));
       t0 = performance.now();
       verifyAuditLog(db, { publicKey: key });
@@ -90,10 +92,13 @@ export async function run(): Promise<BenchSection> {
     db.close();
     const verRate = Math.max(...ver);
     rows.push(
-      { name: `audit verify (${events.toLocaleString('en')} events, ${Math.floor(events / 1000)} checkpoints; worker threads), best of 3`, value: verRate, unit: 'events/s', baselineName: 'bare SQLite scan of the same rows', baselineValue: Math.max(...scan), target: '>= 200,000 events/s', met: verRate >= 200_000 },
+      { name: `audit verify (${events.toLocaleString('en')} events, ${checkpoints} checkpoints; this thread and worker threads), best of 3`, value: verRate, unit: 'events/s', baselineName: 'bare SQLite scan of the same rows', baselineValue: Math.max(...scan), target: '>= 200,000 events/s', met: verRate >= 200_000 },
       { name: 'audit verify on one thread, best of 3', value: Math.max(...oneThread), unit: 'events/s', baselineName: 'bare SQLite scan of the same rows', baselineValue: Math.max(...scan) },
     );
-    notes.push('verify recomputes, per event: the RFC 8785 canonical form and its SHA-256 chain hash, the salted payload hash, the RFC 6962 leaf and the Merkle tree, and at every checkpoint the root and the Ed25519 signature.');
+    notes.push(
+      'verify recomputes, per event: the RFC 8785 canonical form and its SHA-256 chain hash, the salted payload hash, the RFC 6962 leaf and the Merkle tree, and at every checkpoint the root and the Ed25519 signature.',
+      'With worker threads, the events are shared out in aligned ranges taken from a shared counter by this thread and one worker per further core (at most 3), each on its own read-only connection.',
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

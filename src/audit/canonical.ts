@@ -6,8 +6,7 @@
 import canonicalize from 'canonicalize';
 import type { AuditEventInput } from '../pipeline/index.js';
 
-/** What the hash chain covers for one event. Absent fields are omitted, never null. */
-/** What the chain hashes: the event as recorded (less its payload) plus its place in the chain. */
+/** What the chain hashes: the event as recorded (less its payload) plus its place in the chain. Absent fields are omitted, never null. */
 export type EventCore = Omit<AuditEventInput, 'payload'> & {
   v: 1;
   seq: number;
@@ -60,17 +59,44 @@ export function canonicalJson(value: unknown): string {
  */
 export type RawEventColumns = [number, string, string, string | null, string | null, string | null, string | null, string | null, string | null, string | null, string | null, string, string, ...unknown[]];
 
+/** JSON.stringify of a string, without the call when nothing needs escaping (the usual case). */
+const SAFE = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+const q = (s: string): string => (SAFE.test(s) ? `"${s}"` : JSON.stringify(s));
+
 /**
  * The canonical core straight from stored columns (verification's hot path). The stored policies
  * text is used as is: the writer stores JSON.stringify of an array of strings, which is already
  * its RFC 8785 form, and any other bytes there change the hash, as they should.
  */
-/** JSON.stringify of a string, without the call when nothing needs escaping (the usual case). */
-const SAFE = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
-const q = (s: string): string => (SAFE.test(s) ? `"${s}"` : JSON.stringify(s));
-
 export function canonicalFromColumns(r: RawEventColumns): string {
-  let out = '{';
+  return fromColumns(r, '{');
+}
+
+/** A nullable column q() would copy as is. */
+const plain = (s: string | null): boolean => s === null || SAFE.test(s);
+
+/**
+ * 0x00 and the canonical form: the RFC 6962 leaf input. When every quoted column is printable ASCII
+ * other than `"` and `\` (the usual case; exactly the test q() makes of each), each is its own
+ * JSON string body and the form is built in one template; otherwise column by column as above.
+ */
+export function leafInputFromColumns(r: RawEventColumns): string {
+  const action = r[6];
+  const agentId = r[3];
+  const decision = r[8];
+  const resource = r[7];
+  const runId = r[4];
+  const subject = r[5];
+  const tier = r[9];
+  const policies = r[10];
+  if (!(plain(action) && plain(agentId) && plain(decision) && SAFE.test(r[11]) && SAFE.test(r[12]) && plain(resource) && plain(runId) && plain(subject) && plain(tier) && SAFE.test(r[1]) && SAFE.test(r[2]))) {
+    return fromColumns(r, '\u0000{');
+  }
+  return `\u0000{${action !== null ? `"action":"${action}",` : ''}${agentId !== null ? `"agentId":"${agentId}",` : ''}${decision !== null ? `"decision":"${decision}",` : ''}"payloadHash":"${r[11]}",${policies !== null ? `"policies":${policies},` : ''}"prev":"${r[12]}",${resource !== null ? `"resource":"${resource}",` : ''}${runId !== null ? `"runId":"${runId}",` : ''}"seq":${r[0]},${subject !== null ? `"subject":"${subject}",` : ''}${tier !== null ? `"tier":"${tier}",` : ''}"time":"${r[1]}","type":"${r[2]}","v":1}`;
+}
+
+function fromColumns(r: RawEventColumns, open: string): string {
+  let out = open;
   if (r[6] !== null) out += `"action":${q(r[6])},`;
   if (r[3] !== null) out += `"agentId":${q(r[3])},`;
   if (r[8] !== null) out += `"decision":${q(r[8])},`;

@@ -3,7 +3,20 @@
  * node = SHA-256(0x01 || left || right)) whose leaves are the events' chain hashes, with compact
  * ranges so a pruned prefix is kept as a handful of subtree roots, and RFC 9162 inclusion proofs.
  */
-import { createHash, hash as oneShot } from 'node:crypto';
+import * as crypto from 'node:crypto';
+
+const { createHash } = crypto;
+
+type Digest = { (alg: string, data: crypto.BinaryLike, enc: 'hex' | 'binary'): string; (alg: string, data: crypto.BinaryLike, enc: 'buffer'): Buffer };
+/**
+ * One-shot hashing (crypto.hash, Node >= 20.12) skips the Hash object a digest otherwise costs;
+ * older Node falls back to createHash. Strings are hashed as UTF-8 either way.
+ */
+const oneShot: Digest =
+  (crypto as { hash?: Digest }).hash ?? (((alg: string, data: crypto.BinaryLike, enc: 'hex' | 'binary' | 'buffer') => {
+    const h = createHash(alg).update(data);
+    return enc === 'buffer' ? h.digest() : h.digest(enc);
+  }) as Digest);
 
 export const GENESIS = '0'.repeat(64);
 
@@ -15,7 +28,7 @@ const nodeBuf = Buffer.alloc(65);
 
 /** RFC 6962 leaf hash, SHA-256(0x00 || data), of UTF-8 leaf data. */
 export function leafHash(data: string): Buffer {
-  return oneShot('sha256', `\u0000${data}`, 'buffer') as unknown as Buffer;
+  return oneShot('sha256', `\u0000${data}`, 'buffer');
 }
 
 /**
@@ -26,11 +39,6 @@ export function eventHash(canonical: string): string {
   return oneShot('sha256', `\u0000${canonical}`, 'hex');
 }
 
-/** The event hash as bytes (the Merkle leaf). */
-export function eventHashBytes(canonical: string): Buffer {
-  return oneShot('sha256', `\u0000${canonical}`, 'buffer') as unknown as Buffer;
-}
-
 /** The Merkle leaf of an event from its stored hash. */
 export function leafOf(eventHashHex: string): Buffer {
   if (!/^[0-9a-f]{64}$/.test(eventHashHex)) throw new Error('event hash is not 32 bytes of hex');
@@ -39,9 +47,10 @@ export function leafOf(eventHashHex: string): Buffer {
 
 export function nodeHash(left: Buffer, right: Buffer): Buffer {
   nodeBuf[0] = 1;
-  left.copy(nodeBuf, 1);
-  right.copy(nodeBuf, 33);
-  return oneShot('sha256', nodeBuf, 'buffer') as unknown as Buffer;
+  nodeBuf.set(left, 1);
+  nodeBuf.set(right, 33);
+  // a binary string and a pooled Buffer cost less than a digest Buffer (its own ArrayBuffer)
+  return Buffer.from(oneShot('sha256', nodeBuf, 'binary'), 'latin1');
 }
 
 export const EMPTY_ROOT = createHash('sha256').digest();
@@ -113,6 +122,37 @@ export class CompactRange {
       lo += s;
     });
     return m;
+  }
+}
+
+/**
+ * The same right edge as CompactRange, for verification's hot loop, without a Buffer per node: the
+ * subtree roots are kept as strings, leaves as the 64 hex digits the chain already computed and
+ * merged nodes as 32-character binary digests (the lengths tell them apart), and each merge writes
+ * its two children into one reused node buffer.
+ */
+export class FlatRange {
+  size = 0;
+  private readonly pieces: string[] = [];
+  private readonly node = Buffer.alloc(65, 1);
+
+  /** Append a leaf given as 64 hex digits (callers pass a digest they computed, so it is well formed). */
+  appendHex(leafHex: string): void {
+    const pieces = this.pieces;
+    const node = this.node;
+    let top = leafHex;
+    this.size++;
+    for (let s = this.size; s % 2 === 0; s /= 2) {
+      const left = pieces.pop()!;
+      node.write(left, 1, 32, left.length === 64 ? 'hex' : 'latin1');
+      node.write(top, 33, 32, top.length === 64 ? 'hex' : 'latin1');
+      top = oneShot('sha256', node, 'binary');
+    }
+    pieces.push(top);
+  }
+
+  toHex(): string[] {
+    return this.pieces.map((p) => (p.length === 64 ? p : Buffer.from(p, 'latin1').toString('hex')));
   }
 }
 

@@ -1,15 +1,21 @@
-/** Worker thread for parallel `audit verify`: verifies one range of events on its own read-only connection. */
+/**
+ * Worker thread for parallel `audit verify`: on its own read-only connection, verifies ranges
+ * taken from the queue it shares with the other threads, posting each result as it is done.
+ */
 import { parentPort, workerData } from 'node:worker_threads';
 import { openSqlite } from '../store/index.js';
-import { type ChunkInput, verifyChunk } from './verify-chunk.js';
+import { drainRanges, type RangeQueue } from './verify-chunk.js';
 
-const input = workerData as ChunkInput & { file: string };
-const db = openSqlite({ file: input.file, readonly: true });
+const input = workerData as RangeQueue & { file: string };
+const port = parentPort!;
 try {
-  const r = verifyChunk(db, input);
-  parentPort!.postMessage(r, [r.leaves.buffer as ArrayBuffer]);
+  const db = openSqlite({ file: input.file, readonly: true });
+  try {
+    drainRanges(db, input, (i, r) => port.postMessage({ i, r }));
+  } finally {
+    db.close();
+  }
+  port.postMessage({ done: true });
 } catch (e) {
-  parentPort!.postMessage({ error: (e as Error).message });
-} finally {
-  db.close();
+  port.postMessage({ error: (e as Error).message });
 }

@@ -1,8 +1,9 @@
 /**
  * `audit verify`: recompute everything — sequence, hash chain, payload hashes, Merkle roots and
  * checkpoint signatures — from the anchor (genesis, or the checkpoint pruning left) to the end,
- * and name the first seq where the log is not what it claims to be. Large logs are checked in
- * ranges on worker threads; the Merkle tree and the checkpoints are checked here, in order.
+ * and name the first seq where the log is not what it claims to be. The events are checked in
+ * aligned ranges (on this thread, or shared with worker threads for a large log), each yielding
+ * its own Merkle subtrees; the ranges are folded into the tree here, in order, at each checkpoint.
  */
 import type { KeyObject } from 'node:crypto';
 import { availableParallelism } from 'node:os';
@@ -12,7 +13,7 @@ import { checkpointFromRow, checkpointSignatureOk } from './checkpoint.js';
 import { CompactRange, GENESIS, pieceSizes } from './hash.js';
 import { keyIdOf, spkiBase64 } from './keys.js';
 import { anchorOf, type CheckpointRow, hasAuditTables } from './tables.js';
-import { type ChunkInput, type ChunkResult, verifyChunk } from './verify-chunk.js';
+import { alignedRanges, type ChunkInput, type ChunkResult, drainRanges, inOneSnapshot, newRangeQueue, stopAfter, verifyChunk } from './verify-chunk.js';
 
 export interface VerifyResult {
   ok: boolean;
@@ -104,43 +105,26 @@ function checkpointProblem(s: State, row: CheckpointRow, lastHash: string, front
   return undefined;
 }
 
-/** Fold one verified range (events from+1 …) into the tree, checking the checkpoints it reaches. */
+/** Fold one verified range (events from+1 …, aligned: its subtrees join the tree whole), checking the checkpoints it reaches. */
 function consume(s: State, from: number, c: ChunkResult): VerifyResult | undefined {
-  if (c.count > 0 && c.firstPrev !== s.prev) return bad(s, from + 1, `event ${from + 1}: its previous-hash does not match event ${from}`);
-  const reached = (seq: number, lastHash: string, frontier: CompactRange): VerifyResult | undefined => {
-    while (s.ci < s.cps.length && s.cps[s.ci]!.tree_size === seq) {
-      const problem = checkpointProblem(s, s.cps[s.ci]!, lastHash, frontier);
-      if (problem) return bad(s, seq, problem);
+  // The first event's link is checked here, before anything else about it, as a single pass would.
+  if (c.firstPrev !== undefined && c.firstPrev !== s.prev) return bad(s, from + 1, `event ${from + 1}: its previous-hash does not match ${from === 0 ? 'the genesis hash' : `event ${from}`}`);
+  const join = (size: number, pieces: string[]): CompactRange => {
+    const f = s.frontier.clone();
+    const sizes = pieceSizes(size);
+    pieces.forEach((h, i) => f.appendSubtree(Buffer.from(h, 'hex'), sizes[i]!));
+    return f;
+  };
+  for (const at of c.atCheckpoints) {
+    while (s.ci < s.cps.length && s.cps[s.ci]!.tree_size === at.seq) {
+      const problem = checkpointProblem(s, s.cps[s.ci]!, at.hash, join(at.size, at.pieces));
+      if (problem) return bad(s, at.seq, problem);
       s.res.checkpoints++;
-      s.res.lastCheckpoint = { treeSize: seq, time: s.cps[s.ci]!.time };
+      s.res.lastCheckpoint = { treeSize: at.seq, time: s.cps[s.ci]!.time };
       s.ci++;
     }
-    return undefined;
-  };
-  if (c.local) {
-    // an aligned range: its subtrees join the tree whole
-    const join = (size: number, pieces: string[]): CompactRange => {
-      const f = s.frontier.clone();
-      const sizes = pieceSizes(size);
-      pieces.forEach((h, i) => f.appendSubtree(Buffer.from(h, 'hex'), sizes[i]!));
-      return f;
-    };
-    for (const at of c.atCheckpoints ?? []) {
-      const r = reached(at.seq, at.hash, join(at.size, at.pieces));
-      if (r) return r;
-    }
-    s.frontier = join(c.local.size, c.local.pieces);
-  } else {
-    const leaves = Buffer.from(c.leaves.buffer, c.leaves.byteOffset, c.count * 32);
-    for (let i = 0; i < c.count; i++) {
-      const seq = from + i + 1;
-      s.frontier.append(leaves.subarray(i * 32, i * 32 + 32));
-      if (s.ci < s.cps.length && s.cps[s.ci]!.tree_size === seq) {
-        const r = reached(seq, leaves.toString('hex', i * 32, i * 32 + 32), s.frontier);
-        if (r) return r;
-      }
-    }
   }
+  s.frontier = join(c.local.size, c.local.pieces);
   if (c.count > 0) {
     s.res.events += c.count;
     s.res.firstSeq ??= from + 1;
@@ -161,54 +145,105 @@ function finish(s: State): VerifyResult {
   return s.res;
 }
 
-export function verifyAuditLog(db: SqliteDb, opts: VerifyOptions = {}): VerifyResult {
-  const s = begin(db, opts);
-  if (!('cps' in s)) return s;
-  const from = s.res.anchor;
-  const input: ChunkInput = { from, to: s.maxSeq, ...(s.anchorClaim ? { anchorClaim: s.anchorClaim } : {}) };
-  return consume(s, from, verifyChunk(db, input)) ?? finish(s);
+/** The ranges to verify, anchor to end: aligned on powers of two up to `max` events, each with the checkpoints it reaches. */
+function rangesOf(s: State, max: number): ChunkInput[] {
+  const cps = s.cps.map((c) => c.tree_size);
+  let k = 0;
+  return alignedRanges(s.res.anchor, s.maxSeq, max).map((r) => {
+    const checkpoints: number[] = [];
+    while (k < cps.length && cps[k]! <= r.from) k++;
+    for (let j = k; j < cps.length && cps[j]! <= r.to; j++) checkpoints.push(cps[j]!);
+    return { ...r, checkpoints, ...(s.anchorClaim ? { anchorClaim: s.anchorClaim } : {}) };
+  });
 }
 
-function runWorker(input: ChunkInput & { file: string }): Promise<ChunkResult> {
-  return new Promise((resolve, reject) => {
-    const w = new Worker(new URL('./verify-worker.js', import.meta.url), { workerData: input });
-    w.once('message', (m: ChunkResult | { error: string }) => ('error' in m ? reject(new Error(m.error)) : resolve(m)));
-    w.once('error', reject);
-    w.once('exit', (code) => code !== 0 && reject(new Error(`verify worker exited with ${code}`)));
+/** Ranges on one thread: large, since only the first failure matters and the fold per range is cheap. */
+const ONE_THREAD_RANGE = 65_536;
+/** Ranges on several threads: small enough to balance the threads, large enough that their overhead does not show. */
+const MAX_SHARED_RANGE = 8192;
+
+function onThisThread(db: SqliteDb, s: State): VerifyResult {
+  for (const r of rangesOf(s, ONE_THREAD_RANGE)) {
+    const failed = consume(s, r.from, verifyChunk(db, r));
+    if (failed) return failed;
+  }
+  return finish(s);
+}
+
+export function verifyAuditLog(db: SqliteDb, opts: VerifyOptions = {}): VerifyResult {
+  return inOneSnapshot(db, () => {
+    const s = begin(db, opts);
+    return 'cps' in s ? onThisThread(db, s) : s;
   });
 }
 
 /**
- * The same verification, with ranges of a large log checked on worker threads (each on its own
- * read-only connection) while this thread folds finished ranges into the Merkle tree in order.
+ * The same verification, with a large log's ranges shared out between this thread and worker
+ * threads (each on its own read-only connection): every thread takes the next range from a shared
+ * counter, so a worker that starts late or a busy core simply takes fewer; this thread then folds
+ * the results into the Merkle tree in order and checks the checkpoints.
  */
-export async function verifyAuditLogParallel(stateDirOrFile: { stateDir: string } | { file: string }, opts: VerifyOptions & { workers?: number; minEventsPerWorker?: number } = {}): Promise<VerifyResult> {
+export async function verifyAuditLogParallel(
+  stateDirOrFile: { stateDir: string } | { file: string },
+  opts: VerifyOptions & {
+    /** Worker threads besides this one (default: one fewer than the cores, at most 3). */
+    workers?: number;
+    /**
+     * Below twice this many events everything stays on this thread (default 15,000: a worker takes
+     * some 50 ms to start, in which this thread verifies about 10,000 events).
+     */
+    minEventsPerWorker?: number;
+    /** Whether this thread verifies ranges too (default true; false leaves them all to the workers). */
+    mainThread?: boolean;
+  } = {},
+): Promise<VerifyResult> {
   const file = 'file' in stateDirOrFile ? stateDirOrFile.file : defaultDbFile(stateDirOrFile.stateDir);
   const db = openSqlite({ file, readonly: true });
   try {
     const s = begin(db, opts);
     if (!('cps' in s)) return s;
-    const from = s.res.anchor;
-    const total = s.maxSeq - from;
-    const threads = opts.workers ?? Math.min(availableParallelism(), 4);
-    if (threads <= 1 || total < 2 * (opts.minEventsPerWorker ?? 50_000)) return consume(s, from, verifyChunk(db, { from, to: s.maxSeq, ...(s.anchorClaim ? { anchorClaim: s.anchorClaim } : {}) })) ?? finish(s);
-    // Ranges aligned on a power of two (two per thread, for balance) verify their own subtrees;
-    // a first range up to the first boundary (after pruning) returns its leaves instead.
-    let size = 1;
-    while (size * threads * 2 < total) size *= 2;
-    const ranges: Array<{ from: number; to: number; aligned: boolean }> = [];
-    for (let lo = from; lo < s.maxSeq; ) {
-      const aligned = lo % size === 0;
-      const hi = Math.min(s.maxSeq, aligned ? lo + size : Math.ceil(lo / size) * size);
-      ranges.push({ from: lo, to: hi, aligned });
-      lo = hi;
+    const total = s.maxSeq - s.res.anchor;
+    const workers = opts.workers ?? Math.min(availableParallelism(), 4) - 1;
+    const threads = workers + (opts.mainThread === false ? 0 : 1);
+    if (workers < 1 || total < 2 * (opts.minEventsPerWorker ?? 15_000)) return inOneSnapshot(db, () => onThisThread(db, s));
+    let max = 1;
+    while (max * 2 <= Math.min(MAX_SHARED_RANGE, total / (threads * 16))) max *= 2;
+    const q = newRangeQueue(rangesOf(s, max));
+    const results: Array<ChunkResult | undefined> = [];
+    let failure: Error | undefined;
+    let running = workers;
+    let wake = () => {};
+    for (let k = 0; k < workers; k++) {
+      const w = new Worker(new URL('./verify-worker.js', import.meta.url), { workerData: { file, ...q } });
+      let finished = false;
+      const end = (err?: Error) => {
+        if (finished) return;
+        finished = true;
+        running--;
+        if (err) failure ??= err;
+        wake();
+      };
+      w.on('message', (m: { i: number; r: ChunkResult } | { done: true } | { error: string }) => {
+        if ('i' in m) results[m.i] = m.r;
+        else end('error' in m ? new Error(m.error) : undefined);
+        wake();
+      });
+      w.once('error', end);
+      w.once('exit', (code) => end(code === 0 ? undefined : new Error(`verify worker exited with ${code}`)));
     }
-    const cpSeqs = s.cps.map((c) => c.tree_size);
-    const jobs = ranges.map((r) => runWorker({ file, ...r, checkpoints: cpSeqs.filter((q) => q > r.from && q <= r.to), ...(s.anchorClaim ? { anchorClaim: s.anchorClaim } : {}) }));
-    for (const j of jobs) j.catch(() => undefined);
-    for (let i = 0; i < jobs.length; i++) {
-      const r = consume(s, ranges[i]!.from, await jobs[i]!);
-      if (r) return r;
+    try {
+      if (opts.mainThread !== false) drainRanges(db, q, (i, r) => (results[i] = r));
+      for (let i = 0; i < q.ranges.length; i++) {
+        while (results[i] === undefined) {
+          if (failure) throw failure;
+          if (running === 0) throw new Error(`verify workers ended without verifying events ${q.ranges[i]!.from + 1}..${q.ranges[i]!.to}`);
+          await new Promise<void>((resolve) => (wake = resolve));
+        }
+        const failed = consume(s, q.ranges[i]!.from, results[i]!);
+        if (failed) return failed;
+      }
+    } finally {
+      stopAfter(q, -1);
     }
     return finish(s);
   } finally {
