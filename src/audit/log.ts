@@ -58,7 +58,12 @@ interface Pending {
 
 type Row = [number, string, string, string | null, string | null, string | null, string | null, string | null, string | null, string | null, string | null, string, string, string, string, string];
 
-const str = (v: unknown): string | null => (v === undefined || v === null ? null : String(v));
+/**
+ * Text as SQLite will store it: a lone surrogate cannot be kept in UTF-8 and would come back as
+ * U+FFFD, so it is replaced before hashing; otherwise such an event could never verify.
+ */
+const wellFormed = (s: string): string => s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+const str = (v: unknown): string | null => (v === undefined || v === null ? null : wellFormed(String(v)));
 
 export class AuditLog implements AuditSink {
   private db: SqliteDb | undefined;
@@ -214,8 +219,8 @@ export class AuditLog implements AuditSink {
         const payload = this.payloadText(e.payload);
         const salt = salts.slice(i * 32, i * 32 + 32);
         seq++;
-        const core: EventCore = { v: 1, seq, time, type: String(e.type || 'unknown'), payloadHash: sha256Hex(salt + payload), prev };
-        const row: Row = [seq, time, core.type, str(e.agentId), str(e.runId), str(e.subject), str(e.action), str(e.resource), str(e.decision), str(e.tier), e.policies ? JSON.stringify(e.policies.map(String)) : null, core.payloadHash, prev, '', salt, payload];
+        const core: EventCore = { v: 1, seq, time, type: wellFormed(String(e.type || 'unknown')), payloadHash: sha256Hex(salt + payload), prev };
+        const row: Row = [seq, time, core.type, str(e.agentId), str(e.runId), str(e.subject), str(e.action), str(e.resource), str(e.decision), str(e.tier), e.policies ? JSON.stringify(e.policies.map((p) => wellFormed(String(p)))) : null, core.payloadHash, prev, '', salt, payload];
         if (row[3] !== null) core.agentId = row[3];
         if (row[4] !== null) core.runId = row[4];
         if (row[5] !== null) core.subject = row[5];
@@ -223,7 +228,7 @@ export class AuditLog implements AuditSink {
         if (row[7] !== null) core.resource = row[7];
         if (row[8] !== null) core.decision = row[8] as EventCore['decision'];
         if (row[9] !== null) core.tier = row[9] as EventCore['tier'];
-        if (e.policies) core.policies = e.policies.map(String);
+        if (e.policies) core.policies = e.policies.map((p) => wellFormed(String(p)));
         const hash = eventHash(canonicalCore(core));
         row[13] = hash;
         frontier.append(Buffer.from(hash, 'hex'));

@@ -170,3 +170,21 @@ test('a read-only store file (immutable, even for root) rejects every record wit
   assert.equal((await log.append(ev(3))).seq, 2);
   await log.close();
 });
+
+test('lone surrogates in any field (an agent can send them) are stored as U+FFFD and the log still verifies', async () => {
+  const dir = tempState();
+  const log = openLog(dir);
+  await log.append(ev(1));
+  await log.append({ type: 'tool.decision\ud800', agentId: 'run:\udc00x', runId: 'r\ud83d', subject: 's\ude00', action: 'fs.read', resource: '/data/a\ud800b', decision: 'deny', tier: 'config', policies: ['p\udfff'], payload: { args: { path: '/data/a\ud800b' } } });
+  await log.append({ ...ev(3), resource: 'ok \ud83d\ude00 pair' });
+  await log.close();
+  const db = openAuditDb(dir);
+  const events = readEvents(db);
+  assert.equal(events[1]!.resource, '/data/a\ufffdb');
+  assert.equal(events[1]!.agentId, 'run:\ufffdx');
+  assert.deepEqual(events[1]!.policies, ['p\ufffd']);
+  assert.equal(events[2]!.resource, 'ok \ud83d\ude00 pair', 'a proper pair is kept');
+  const r = verifyAuditLog(db);
+  assert.equal(r.ok, true, JSON.stringify(r));
+  db.close();
+});
