@@ -1,11 +1,11 @@
 /**
- * Whether the event loop is busy: its utilisation over the last 100 ms above 80%. Work that
+ * Whether the event loop is busy: its utilisation over the last 100 ms above 95% (the loop is the bottleneck). Work that
  * can move to another thread (Ed25519 verification) moves only then; an idle loop does it inline,
  * which has the lower latency. The sampling timer never keeps the process alive.
  */
 import { performance } from 'node:perf_hooks';
 
-const BUSY_UTILISATION = 0.8;
+const BUSY_UTILISATION = 0.95;
 const SAMPLE_MS = 100;
 
 export class LoopLoad {

@@ -68,18 +68,23 @@ function spin(ms: number): void {
   while (performance.now() < end);
 }
 
+/**
+ * Blocks the loop so that the sampler's next window is all busy: the first late tick still sees
+ * the idle time before the spin, so spin again right after it and let the following tick run.
+ */
+async function saturate(): Promise<void> {
+  spin(250);
+  await sleep(1);
+  spin(250);
+  await sleep(1);
+}
+
 test('the loop counts as busy only while it is: then signatures go to the worker with the same answers', async () => {
   const load = new LoopLoad().watch();
   try {
     await sleep(250);
     assert.equal(load.busy, false, 'an idle loop is not busy');
-    for (let i = 0; i < 4; i++) {
-      spin(90);
-      await new Promise((r) => setImmediate(r));
-    }
-    await sleep(5);
-    spin(120);
-    await sleep(1);
+    await saturate();
     assert.equal(load.busy, true, 'a loop kept busy for a sample period is busy');
     await sleep(250);
     assert.equal(load.busy, false, 'and idle again after');
@@ -90,13 +95,7 @@ test('the loop counts as busy only while it is: then signatures go to the worker
   // The module's own monitor: keep the loop busy, then verify through the public function.
   const before = ed25519Status().offloaded.signatures;
   ed25519VerifyAsync(Buffer.from('warm'), Buffer.alloc(64), publicKey);
-  for (let i = 0; i < 4; i++) {
-    spin(90);
-    await new Promise((r) => setImmediate(r));
-  }
-  await sleep(5);
-  spin(120);
-  await sleep(1);
+  await saturate();
   const all = cases(12);
   const answers = all.map((c) => ed25519VerifyAsync(c.data, c.sig, publicKey));
   assert.ok(answers.every((a) => a instanceof Promise), 'busy: answered asynchronously');
