@@ -19,13 +19,21 @@ function asArgs(a: unknown): Args {
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
+/** Parsing a URL costs more than a cached decision; agents fetch the same URLs over and over. */
+const hostsOfUrls = new Map<string, string | undefined>();
+
 function hostOfUrl(url: string | undefined): string | undefined {
   if (!url) return undefined;
+  if (hostsOfUrls.has(url)) return hostsOfUrls.get(url);
+  let host: string | undefined;
   try {
-    return new URL(url).hostname.toLowerCase() || undefined;
+    host = new URL(url).hostname.toLowerCase() || undefined;
   } catch {
-    return undefined;
+    host = undefined;
   }
+  if (hostsOfUrls.size >= 4096) hostsOfUrls.clear();
+  if (url.length <= 2048) hostsOfUrls.set(url, host);
+  return host;
 }
 
 /** Cedar Long range; anything else is left out of the typed view of the arguments. */
@@ -198,9 +206,15 @@ export class RequestFacts {
 
 /** Cedar decimals have four fractional digits; a score that is not a number counts as the worst (1). */
 export function decimalText(score: unknown): string {
+  if (score === lastScore) return lastText;
   const n = typeof score === 'number' && Number.isFinite(score) ? Math.min(Math.max(score, -1e9), 1e9) : 1;
-  return n.toFixed(4);
+  lastScore = score;
+  lastText = n.toFixed(4);
+  return lastText;
 }
+/** Scores repeat (0 until baselines move them): the last conversion is reused. */
+let lastScore: unknown = Symbol('none');
+let lastText = '';
 
 function argsJson(args: unknown): string {
   try {
