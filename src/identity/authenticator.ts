@@ -8,7 +8,7 @@ import { ClawguardError, errorShape } from '../errors/index.js';
 import type { Principal } from '../pipeline/index.js';
 import { reject } from './codes.js';
 import { fieldValue } from './httpsig/message.js';
-import { GATEWAY_COVERAGE, verifyRequest, verifyRequestAsync } from './httpsig/verify.js';
+import { GATEWAY_COVERAGE, verifyRequest } from './httpsig/verify.js';
 import type { NonceCache } from './nonce-cache.js';
 import type { RateLimiter } from './rate-limit.js';
 import type { AgentIdentity, AgentRegistry } from './registry.js';
@@ -55,8 +55,6 @@ export interface AuthenticatorDeps {
   now: () => number;
   /** Records a refusal; awaited, so the record is durable before the 401 goes out. */
   onReject: (r: Rejection) => Promise<void> | void;
-  /** Verify Ed25519 on another thread while the event loop is busy. Default true. */
-  offload?: boolean;
 }
 
 export const ANONYMOUS_ID = 'anonymous';
@@ -129,9 +127,7 @@ export class AgentAuthenticator {
       },
       checkNonce: (keyid: string, nonce: string, until: number) => this.d.nonces.checkAndStore(keyid, nonce, until),
     };
-    // Under load the Ed25519 check moves to another thread (keeps the loop free); idle, inline.
-    if (this.d.offload !== false) await verifyRequestAsync(msg, o);
-    else verifyRequest(msg, o);
+    verifyRequest(msg, o);
     this.d.registry.touch(agent!.agentId);
     return { principal: agentPrincipal(agent!), via: 'signature' };
   }

@@ -6,8 +6,6 @@
  */
 import { type KeyObject, sign as opensslSign, verify as opensslVerify } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { LoopLoad } from './loop-load.js';
-import { VerifyPool } from './verify-pool.js';
 
 interface Sodium {
   crypto_sign_verify_detached(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
@@ -63,28 +61,9 @@ export function ed25519Verify(data: Uint8Array, signature: Uint8Array, key: KeyO
   }
 }
 
-const load = new LoopLoad();
-const pool = sodium ? new VerifyPool((data, sig, pk) => sodium.crypto_sign_verify_detached(sig, data, pk)) : undefined;
-
-/**
- * Same answer; while the event loop is busy, computed on another thread (a worker with libsodium,
- * or libuv's pool with OpenSSL) so the loop keeps serving. Idle, inline: the lowest latency.
- */
-export function ed25519VerifyAsync(data: Uint8Array, signature: Uint8Array, key: KeyObject): boolean | Promise<boolean> {
-  if (!load.watch().busy || signature.length !== 64 || key.asymmetricKeyType !== 'ed25519') return ed25519Verify(data, signature, key);
-  if (pool) return pool.verify(data, signature, publicBytes(key));
-  return new Promise((resolve) => {
-    try {
-      opensslVerify(null, data, key, signature, (err, ok) => resolve(!err && ok));
-    } catch {
-      resolve(false);
-    }
-  });
-}
-
-/** How verification is done here, and how much went to the worker (status). */
-export function ed25519Status(): { engine: 'libsodium' | 'openssl'; loopBusy: boolean; offloaded: { batches: number; signatures: number } } {
-  return { engine: ed25519Engine, loopBusy: load.busy, offloaded: { batches: pool?.batches ?? 0, signatures: pool?.offloaded ?? 0 } };
+/** How signatures are verified here (status). */
+export function ed25519Status(): { engine: 'libsodium' | 'openssl' } {
+  return { engine: ed25519Engine };
 }
 
 export function ed25519Sign(data: Uint8Array, key: KeyObject): Buffer {

@@ -70,6 +70,19 @@ test('the client library signs every request', async () => {
   await c.close();
 });
 
+test('many signed requests at once: every one is checked, a forged one in the crowd is refused', async () => {
+  const c = createAgentClient({ gatewayUrl: g.url, agentId: 'alice', privateKey: alice.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() });
+  const crowd = await Promise.all([
+    ...Array.from({ length: 40 }, () => c.callTool('system.time', {})),
+    craft(g.url, alice, { path: TOOL, tamper: (h) => (h.signature = h.signature!.replace(/:([A-Za-z0-9+/])/, (_m, ch: string) => `:${ch === 'A' ? 'B' : 'A'}`)) }),
+  ]);
+  assert.ok(crowd.slice(0, 40).every((r) => (r as { ok: boolean }).ok));
+  assert.equal((crowd.at(-1) as { status: number; json: { error: { code: string } } }).status, 401);
+  assert.equal((crowd.at(-1) as { json: { error: { code: string } } }).json.error.code, 'bad_signature');
+  assert.equal((await g.call('GET', '/v1/status')).json.identity.signatures.engine, 'libsodium');
+  await c.close();
+});
+
 test('missing_signature: nothing signed', async () => {
   const r = await request(`${g.url}${TOOL}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
   assertRejected({ status: r.statusCode, json: await r.body.json() }, 'missing_signature');

@@ -4,7 +4,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { reject } from '../codes.js';
-import { ed25519Verify, ed25519VerifyAsync } from '../ed25519.js';
+import { ed25519Verify } from '../ed25519.js';
 import { signatureBase } from './base.js';
 import { type DigestAlgorithm, verifyContentDigest } from './digest.js';
 import { parseSignatureFields, type SignatureParams } from './fields.js';
@@ -122,11 +122,4 @@ function finish(msg: SignedRequest, o: VerifyOptions, pr: Prepared, ok: boolean)
 export function verifyRequest(msg: SignedRequest, o: VerifyOptions): VerifiedSignature {
   const pr = prepare(msg, o);
   return finish(msg, o, pr, ed25519Verify(pr.data, pr.signature, pr.key.key));
-}
-
-/** Same checks; with OpenSSL doing Ed25519, the verification runs on libuv's thread pool. */
-export async function verifyRequestAsync(msg: SignedRequest, o: VerifyOptions): Promise<VerifiedSignature> {
-  const pr = prepare(msg, o);
-  const ok = await ed25519VerifyAsync(pr.data, pr.signature, pr.key.key);
-  return finish(msg, o, pr, ok);
 }
