@@ -104,6 +104,12 @@ test('the tour: start, run --wait --json, runs list/show, status --agents, grace
     assert.equal(tour.totals.succeeded, 1);
     const text = cli(['status', '--agents'], { cwd: dir });
     assert.match(text.stdout, /^tour\s+thread-bound\s+thread/m);
+    // the plain view names the policy set, the audit log and identity in force
+    const full = cli(['status'], { cwd: dir });
+    assert.equal(full.code, 0, full.stderr);
+    assert.match(full.stdout, /^policy {4}ok; local 0, config \d+, default 0; loaded /m);
+    assert.match(full.stdout, /^audit {5}ok; last seq [1-9]\d*/m);
+    assert.match(full.stdout, /^identity  agents 0 active, 0 revoked, 0 expired; .*signatures by libsodium; \d+ requests rejected$/m);
     assert.equal(cli(['run', 'nope', '--wait'], { cwd: dir }).code, 1);
     assert.equal(cli(['run', 'tour', '--input', '{bad'], { cwd: dir }).code, 2);
     // graceful shutdown lets a running run finish within the grace period

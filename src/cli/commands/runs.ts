@@ -103,6 +103,9 @@ export function registerStatusCommand(program: Command): void {
         isolation: Record<string, { available: boolean; reason?: string }>;
         agents: Array<Record<string, unknown>>;
         secrets: Parameters<typeof renderSecretsTable>[0];
+        policy?: { ok: boolean; reason?: string; policies: Record<string, number>; loadedAt: string | null };
+        audit?: { ok: boolean; reason?: string; lastSeq: number; lastCheckpoint: { treeSize: number; time: string } | null; writeFailures: number };
+        identity?: { agents: Record<string, number>; signatures?: { engine: string }; rejectedRequests: number; requireAuthentication: boolean; signAllRequests: boolean };
       };
       if (o.secrets) return print(!!o.json, { secrets: s.secrets.secrets, masterKey: s.secrets.masterKey }, () => renderSecretsTable(s.secrets));
       const view = o.agents ? { agents: s.agents } : s;
@@ -111,6 +114,7 @@ export function registerStatusCommand(program: Command): void {
         if (!o.agents) {
           lines.push(`gateway ${s.gateway.url} (pid ${s.gateway.pid}, up ${s.gateway.uptimeSeconds} s)`, `config  ${s.gateway.config}`, `state   ${s.gateway.stateDir}`);
           for (const [lvl, a] of Object.entries(s.isolation)) lines.push(`isolation ${lvl}: ${a.available ? 'available' : `UNAVAILABLE (${a.reason})`}`);
+          lines.push(...securityLines(s));
           lines.push('');
         }
         lines.push('PROFILE           RUNTIME       ISOLATION  MODEL                       TIMEOUT  MAX  ACTIVE  QUEUED  OK/FAIL/TIMEOUT/KILLED   P50 ms   P95 ms  WARM POOL');
@@ -125,4 +129,16 @@ export function registerStatusCommand(program: Command): void {
         return lines.join('\n');
       });
     });
+}
+
+/** Policy, audit and identity in one line each: what an operator checks first when actions are denied. */
+function securityLines(s: { policy?: { ok: boolean; reason?: string; policies: Record<string, number>; loadedAt: string | null }; audit?: { ok: boolean; reason?: string; lastSeq: number; lastCheckpoint: { treeSize: number; time: string } | null; writeFailures: number }; identity?: { agents: Record<string, number>; signatures?: { engine: string }; rejectedRequests: number; requireAuthentication: boolean; signAllRequests: boolean } }): string[] {
+  const out: string[] = [];
+  const p = s.policy;
+  if (p) out.push(`policy    ${p.ok ? 'ok' : `FAILING (${p.reason}): every action is denied`}; local ${p.policies.local ?? 0}, config ${p.policies.config ?? 0}, default ${p.policies.default ?? 0}${p.loadedAt ? `; loaded ${p.loadedAt}` : ''}`);
+  const a = s.audit;
+  if (a) out.push(`audit     ${a.ok ? 'ok' : `UNAVAILABLE (${a.reason}): actions are denied`}; last seq ${a.lastSeq}${a.lastCheckpoint ? `, checkpoint at ${a.lastCheckpoint.treeSize} (${a.lastCheckpoint.time})` : ''}${a.writeFailures ? `; ${a.writeFailures} write failures` : ''}`);
+  const i = s.identity;
+  if (i) out.push(`identity  agents ${i.agents.active ?? 0} active, ${i.agents.revoked ?? 0} revoked, ${i.agents.expired ?? 0} expired; authentication ${i.requireAuthentication ? 'required' : 'optional (loopback)'}${i.signAllRequests ? ', every request signed' : ''}; signatures by ${i.signatures?.engine ?? '?'}; ${i.rejectedRequests} requests rejected`);
+  return out;
 }
