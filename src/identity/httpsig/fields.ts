@@ -104,6 +104,49 @@ const PLAIN_STRING = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
  * different field values verify as the same signature.
  */
 export function parseSignatureFields(signatureInput: string, signature: string, label?: string): ParsedSignature {
+  return canonicalSignature(signatureInput, signature, label) ?? parseSignatureFieldsGeneral(signatureInput, signature, label);
+}
+
+// The form signers emit: one member, plain quoted component names, integer and plain-string
+// parameters, canonical base64. Read without the general parser; anything else goes to it.
+const KEY = '[a-z*][a-z0-9_\\-.*]*';
+const PLAIN = '"[\\x20\\x21\\x23-\\x5b\\x5d-\\x7e]*"';
+const CANONICAL_INPUT = new RegExp(`^(${KEY})=(\\(((?:${PLAIN}(?: ${PLAIN})*)?)\\)((?:;${KEY}=(?:0|[1-9][0-9]{0,14}|${PLAIN}))*))$`);
+const CANONICAL_SIGNATURE = new RegExp(`^(${KEY})=:([A-Za-z0-9+/]*={0,2}):$`);
+const COMPONENT = /"([^"]*)"/g;
+const PARAM = new RegExp(`;(${KEY})=(?:([0-9]+)|"([^"]*)")`, 'g');
+
+/**
+ * The parse of a canonical single-member pair, exactly as the general parser would give it
+ * (the identifiers and "@signature-params" are the text as sent, which for this form is its
+ * serialization); undefined when the fields are not in that form.
+ */
+export function canonicalSignature(signatureInput: string, signature: string, label?: string): ParsedSignature | undefined {
+  if (signatureInput.length > MAX_FIELD || signature.length > MAX_FIELD) return undefined;
+  const m = CANONICAL_INPUT.exec(signatureInput);
+  const sm = m ? CANONICAL_SIGNATURE.exec(signature) : null;
+  if (!m || !sm || sm[1] !== m[1] || (label !== undefined && label !== m[1])) return undefined;
+  const b64 = sm[2]!;
+  const bytes = Buffer.from(b64, 'base64');
+  if (bytes.toString('base64') !== b64) return undefined;
+  const covered: Item[] = [];
+  const identifiers: string[] = [];
+  for (const c of m[3]!.matchAll(COMPONENT)) {
+    const id = c[0];
+    if (identifiers.includes(id) || identifiers.length >= MAX_COMPONENTS) return undefined;
+    identifiers.push(id);
+    covered.push([c[1]!, new Map()]);
+  }
+  const p = new Map<string, BareItem>();
+  for (const q of m[4]!.matchAll(PARAM)) {
+    if (p.has(q[1]!)) return undefined;
+    p.set(q[1]!, q[2] !== undefined ? Number(q[2]) : q[3]!);
+  }
+  return { label: m[1]!, covered, identifiers, params: params(m[1]!, p), signatureParams: m[2]!, signature: bytes };
+}
+
+/** The general path: RFC 8941 parsing of both fields by structured-headers. */
+export function parseSignatureFieldsGeneral(signatureInput: string, signature: string, label?: string): ParsedSignature {
   const inputs = dictionary('Signature-Input', signatureInput);
   const sigs = dictionary('Signature', signature);
   const chosen = label ?? inputs.keys().next().value;
