@@ -81,6 +81,8 @@ export class AuditLog implements AuditSink {
   private failures = 0;
   private lastFailure: { at: string; message: string } | undefined;
   private lastSuccessAt: string | undefined;
+  /** Whether the most recent write failed (times can tie within a millisecond; order cannot). */
+  private lastWriteFailed = false;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly metrics: AuditMetrics;
   private readonly telemetry: TelemetryStream | undefined;
@@ -202,6 +204,7 @@ export class AuditLog implements AuditSink {
       this.failures += batch.length;
       this.metrics.failures.inc(batch.length);
       this.lastFailure = { at: new Date().toISOString(), message };
+      this.lastWriteFailed = true;
       this.opts.log?.error({ events: batch.length, err: message }, 'audit write failed; the actions are denied');
       for (const p of batch) p.reject(err);
     };
@@ -250,6 +253,7 @@ export class AuditLog implements AuditSink {
     this.frontier = frontier;
     if (cp) this.checkpointed(cp);
     this.lastSuccessAt = new Date().toISOString();
+    this.lastWriteFailed = false;
     this.metrics.commitSeconds.observe((performance.now() - t0) / 1000);
     this.metrics.batch.observe(batch.length);
     this.metrics.lastSeq.set(seq);
@@ -340,7 +344,7 @@ export class AuditLog implements AuditSink {
   }
 
   status(): Record<string, unknown> {
-    const failing = !!this.lastFailure && (!this.lastSuccessAt || this.lastFailure.at >= this.lastSuccessAt);
+    const failing = this.lastWriteFailed;
     const ok = !this.openError && !failing && !this.closed;
     return {
       ok,
