@@ -80,7 +80,6 @@ export class AuditLog implements AuditSink {
   private closed = false;
   private failures = 0;
   private lastFailure: { at: string; message: string } | undefined;
-  private lastSuccessAt: string | undefined;
   /** Whether the most recent write failed (times can tie within a millisecond; order cannot). */
   private lastWriteFailed = false;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -223,7 +222,8 @@ export class AuditLog implements AuditSink {
         const salt = salts.slice(i * 32, i * 32 + 32);
         seq++;
         const core: EventCore = { v: 1, seq, time, type: wellFormed(String(e.type || 'unknown')), payloadHash: sha256Hex(salt + payload), prev };
-        const row: Row = [seq, time, core.type, str(e.agentId), str(e.runId), str(e.subject), str(e.action), str(e.resource), str(e.decision), str(e.tier), e.policies ? JSON.stringify(e.policies.map((p) => wellFormed(String(p)))) : null, core.payloadHash, prev, '', salt, payload];
+        const policies = e.policies?.map((p) => wellFormed(String(p)));
+        const row: Row = [seq, time, core.type, str(e.agentId), str(e.runId), str(e.subject), str(e.action), str(e.resource), str(e.decision), str(e.tier), policies ? JSON.stringify(policies) : null, core.payloadHash, prev, '', salt, payload];
         if (row[3] !== null) core.agentId = row[3];
         if (row[4] !== null) core.runId = row[4];
         if (row[5] !== null) core.subject = row[5];
@@ -231,7 +231,7 @@ export class AuditLog implements AuditSink {
         if (row[7] !== null) core.resource = row[7];
         if (row[8] !== null) core.decision = row[8] as EventCore['decision'];
         if (row[9] !== null) core.tier = row[9] as EventCore['tier'];
-        if (e.policies) core.policies = e.policies.map((p) => wellFormed(String(p)));
+        if (policies) core.policies = policies;
         const hash = eventHash(canonicalCore(core));
         row[13] = hash;
         frontier.append(Buffer.from(hash, 'hex'));
@@ -252,7 +252,6 @@ export class AuditLog implements AuditSink {
     this.lastHash = prev;
     this.frontier = frontier;
     if (cp) this.checkpointed(cp);
-    this.lastSuccessAt = new Date().toISOString();
     this.lastWriteFailed = false;
     this.metrics.commitSeconds.observe((performance.now() - t0) / 1000);
     this.metrics.batch.observe(batch.length);
