@@ -96,7 +96,8 @@ function identifier(it: Item): string {
   return serializeItem(it);
 }
 /** Printable ASCII without DQUOTE or backslash: serialized as itself between quotes. */
-const PLAIN_STRING = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+const PLAIN_CHARS = '[\\x20\\x21\\x23-\\x5b\\x5d-\\x7e]*';
+const PLAIN_STRING = new RegExp(`^${PLAIN_CHARS}$`);
 
 /**
  * One signature from the two fields: `label` if given, else the first member of Signature-Input.
@@ -110,7 +111,7 @@ export function parseSignatureFields(signatureInput: string, signature: string, 
 // The form signers emit: one member, plain quoted component names, integer and plain-string
 // parameters, canonical base64. Read without the general parser; anything else goes to it.
 const KEY = '[a-z*][a-z0-9_\\-.*]*';
-const PLAIN = '"[\\x20\\x21\\x23-\\x5b\\x5d-\\x7e]*"';
+const PLAIN = `"${PLAIN_CHARS}"`;
 const CANONICAL_INPUT = new RegExp(`^(${KEY})=(\\(((?:${PLAIN}(?: ${PLAIN})*)?)\\)((?:;${KEY}=(?:0|[1-9][0-9]{0,14}|${PLAIN}))*))$`);
 const CANONICAL_SIGNATURE = new RegExp(`^(${KEY})=:([A-Za-z0-9+/]*={0,2}):$`);
 const COMPONENT = /"([^"]*)"/g;
