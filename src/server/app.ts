@@ -32,19 +32,16 @@ export function buildApp(d: AppDeps): FastifyInstance {
     return503OnClosing: true,
   }) as unknown as FastifyInstance;
 
-  app.setErrorHandler((err, req, reply) => {
+  app.setErrorHandler(async (err, req, reply) => {
+    // An operator refusal is answered only once its audit record is durable.
+    await d.auth.settled(req);
     const { status, body, retryAfter } = toErrorBody(err);
     if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
     if (status >= 500 && status !== 503 && status !== 502) req.log.error({ err }, 'unhandled error');
-    void reply.code(status).send(body);
+    return reply.code(status).send(body);
   });
   app.setNotFoundHandler((req, reply) => {
     void reply.code(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
-  });
-  // An operator refusal is answered only once its audit record is durable.
-  app.addHook('onSend', async (req, _reply, payload) => {
-    await d.auth.settled(req);
-    return payload;
   });
   app.addHook('onResponse', async (req, reply) => {
     d.metrics.httpRequestsTotal.inc({ route: req.routeOptions?.url ?? 'unmatched', status: String(reply.statusCode) });
