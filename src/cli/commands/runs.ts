@@ -103,10 +103,7 @@ export function registerStatusCommand(program: Command): void {
         isolation: Record<string, { available: boolean; reason?: string }>;
         agents: Array<Record<string, unknown>>;
         secrets: Parameters<typeof renderSecretsTable>[0];
-        policy?: { ok: boolean; reason?: string; policies: Record<string, number>; loadedAt: string | null };
-        audit?: { ok: boolean; reason?: string; lastSeq: number; lastCheckpoint: { treeSize: number; time: string } | null; writeFailures: number };
-        identity?: { agents: Record<string, number>; signatures?: { engine: string }; rejectedRequests: number; requireAuthentication: boolean; signAllRequests: boolean };
-      };
+      } & SecurityStatus;
       if (o.secrets) return print(!!o.json, { secrets: s.secrets.secrets, masterKey: s.secrets.masterKey }, () => renderSecretsTable(s.secrets));
       const view = o.agents ? { agents: s.agents } : s;
       print(!!o.json, view, () => {
@@ -131,8 +128,15 @@ export function registerStatusCommand(program: Command): void {
     });
 }
 
+/** The parts of GET /v1/status that securityLines reads. */
+interface SecurityStatus {
+  policy?: { ok: boolean; reason?: string; policies: Record<string, number>; loadedAt: string | null };
+  audit?: { ok: boolean; reason?: string; lastSeq: number; lastCheckpoint: { treeSize: number; time: string } | null; writeFailures: number };
+  identity?: { agents: Record<string, number>; signatures?: { engine: string }; rejectedRequests: number; requireAuthentication: boolean; signAllRequests: boolean };
+}
+
 /** Policy, audit and identity in one line each: what an operator checks first when actions are denied. */
-function securityLines(s: { policy?: { ok: boolean; reason?: string; policies: Record<string, number>; loadedAt: string | null }; audit?: { ok: boolean; reason?: string; lastSeq: number; lastCheckpoint: { treeSize: number; time: string } | null; writeFailures: number }; identity?: { agents: Record<string, number>; signatures?: { engine: string }; rejectedRequests: number; requireAuthentication: boolean; signAllRequests: boolean } }): string[] {
+function securityLines(s: SecurityStatus): string[] {
   const out: string[] = [];
   const p = s.policy;
   if (p) out.push(`policy    ${p.ok ? 'ok' : `FAILING (${p.reason}): every action is denied`}; local ${p.policies.local ?? 0}, config ${p.policies.config ?? 0}, default ${p.policies.default ?? 0}${p.loadedAt ? `; loaded ${p.loadedAt}` : ''}`);
