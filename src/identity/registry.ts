@@ -114,6 +114,8 @@ export class AgentRegistry {
   /** What a row says that does not change while it is cached (parsed once per row). */
   private readonly fixed = new WeakMap<Row, Omit<AgentIdentity, 'lastSeen' | 'status'>>();
 
+  private readonly frozen = new WeakMap<Row, AgentIdentity>();
+
   private view(r: Row, withLastSeen = true): AgentIdentity {
     let f = this.fixed.get(r);
     if (!f) {
@@ -132,7 +134,16 @@ export class AgentRegistry {
       };
       this.fixed.set(r, f);
     }
-    if (!withLastSeen) return { ...f, capabilities: [...f.capabilities], status: this.status(r) };
+    if (!withLastSeen) {
+      // The request path asks for this on every call: one frozen object per row and status.
+      const status = this.status(r);
+      let v = this.frozen.get(r);
+      if (!v || v.status !== status) {
+        v = Object.freeze({ ...f, capabilities: Object.freeze([...f.capabilities]) as string[], status });
+        this.frozen.set(r, v);
+      }
+      return v;
+    }
     const mem = this.seen.get(r.agent_id);
     const lastSeen = mem !== undefined ? new Date(mem).toISOString() : (r.last_seen ?? undefined);
     return { ...f, capabilities: [...f.capabilities], ...(lastSeen ? { lastSeen } : {}), status: this.status(r) };
@@ -174,7 +185,7 @@ export class AgentRegistry {
     return r ? this.view(r) : undefined;
   }
 
-  /** The identity as the request path needs it (no lastSeen): status, trust, capabilities, profile. */
+  /** The identity as the request path needs it (no lastSeen): status, trust, capabilities, profile. Frozen. */
   current(agentId: string): AgentIdentity | undefined {
     const r = this.row(agentId);
     return r ? this.view(r, false) : undefined;
@@ -193,7 +204,7 @@ export class AgentRegistry {
     return this.get(agentId)!;
   }
 
-  /** The stored record (without lastSeen) and its key (cached per fingerprint); undefined when unknown. */
+  /** The stored record (without lastSeen, frozen) and its key (cached per fingerprint); undefined when unknown. */
   resolve(agentId: string): { agent: AgentIdentity; key: KeyObject } | undefined {
     const r = this.row(agentId);
     if (!r) return undefined;

@@ -24,14 +24,24 @@ export function fieldLines(h: Record<string, string | string[] | undefined> | Re
 export function fieldValues(headers: SignedRequest['headers'], name: string): string[] {
   const n = name.toLowerCase();
   const out: string[] = [];
-  for (const [k, v] of headers) if (k.toLowerCase() === n) out.push(v.trim());
+  for (const [k, v] of headers) if (sameName(k, n)) out.push(v.trim());
   return out;
 }
 
+/** `k` equals the lowercase name `n` ignoring case; the length test spares most lowercasing. */
+const sameName = (k: string, n: string) => k.length === n.length && (k === n || k.toLowerCase() === n);
+
 /** The combined value of a field (RFC 9110 §5.3): lines joined with ", "; undefined when absent. */
 export function fieldValue(headers: SignedRequest['headers'], name: string): string | undefined {
-  const v = fieldValues(headers, name);
-  return v.length ? v.join(', ') : undefined;
+  const n = name.toLowerCase();
+  let one: string | undefined;
+  let more: string[] | undefined;
+  for (const [k, v] of headers) {
+    if (!sameName(k, n)) continue;
+    if (one === undefined) one = v.trim();
+    else (more ??= [one]).push(v.trim());
+  }
+  return more ? more.join(', ') : one;
 }
 
 /** Node's `rawHeaders` ([name, value, name, value, …]) as field lines. */
