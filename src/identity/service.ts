@@ -66,7 +66,7 @@ export class IdentityService {
     this.sessions = new SessionTokens(o.db, this.signer, { ttlSeconds: zt.sessionTokenTtlSeconds, ...(o.rotationGraceSeconds !== undefined ? { graceSeconds: o.rotationGraceSeconds } : {}), now });
     this.runs = new RunIdentities(this.signer, o.profiles, now);
     this.operators = new OperatorTokens(o.db, [...o.adminTokens, ...stateDirToken(o.stateDir)], now);
-    this.nonces = new NonceCache(200_000, () => now() / 1000);
+    this.nonces = new NonceCache(undefined, () => now() / 1000);
     this.limiter = new RateLimiter(zt.rateLimitPerSecond, zt.rateLimitBurst);
     this.authenticator = new AgentAuthenticator({ zeroTrust: zt, registry: this.registry, sessions: this.sessions, runs: this.runs, signer: this.signer, nonces: this.nonces, limiter: this.limiter, now, onReject: (r) => this.recordRejection(r) });
   }

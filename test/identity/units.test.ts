@@ -22,6 +22,44 @@ test('nonce cache: replay refused while live, forgotten after; bounded, failing 
   assert.ok(c.size <= 3);
 });
 
+test('nonce cache at full speed: 5,000 signed requests a second for two minutes never fill it, and every replay inside the window is caught across rebuilds', () => {
+  let t = 1_000_000;
+  const c = new NonceCache(400_000, () => t);
+  const skew = 60;
+  let replaysCaught = 0;
+  for (let second = 0; second < 120; second++) {
+    for (let k = 0; k < 5000; k++) c.checkAndStore(`agent-${k % 7}`, `n-${second}-${k}`, Math.floor(t) + skew + 1);
+    // replays: one from this second, one from 59 s ago (still live), one from 62 s ago (expired)
+    for (const [back, live] of [[0, true], [59, true], [62, false]] as const) {
+      if (second < back) continue;
+      const k = (second * 31) % 5000;
+      const replay = () => c.checkAndStore(`agent-${k % 7}`, `n-${second - back}-${k}`, Math.floor(t) + skew + 1);
+      if (live) {
+        assert.throws(replay, { code: 'replayed_nonce' }, `replay of second ${second - back} at second ${second}`);
+        replaysCaught++;
+      } else replay();
+    }
+    t += 1;
+  }
+  assert.equal(replaysCaught, 120 + 61);
+  const live = c.size;
+  assert.ok(live > 300_000 && live <= 310_000, `live entries track the window (${live})`);
+  // same nonce under another key id is a different nonce
+  c.checkAndStore('agent-other', 'n-119-0', t + 60);
+});
+
+test('nonce cache full of live entries refuses new nonces, still names replays as replays, and takes new ones once old ones expire', () => {
+  let t = 5000.5;
+  const c = new NonceCache(2000, () => t);
+  for (let k = 0; k < 2000; k++) c.checkAndStore('a', `n${k}`, 5010);
+  assert.throws(() => c.checkAndStore('a', 'late', 5010), { code: 'unavailable' });
+  assert.throws(() => c.checkAndStore('a', 'n5', 5010), { code: 'replayed_nonce' }, 'a replay is still named a replay');
+  t = 5010;
+  c.checkAndStore('a', 'late', 5020);
+  c.checkAndStore('a', 'n5', 5020);
+  assert.equal(c.size, 2);
+});
+
 test('rate limiter: burst, refill, Retry-After, independent keys', () => {
   let t = 0;
   const r = new RateLimiter(2, 3, () => t);
