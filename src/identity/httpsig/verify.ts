@@ -64,6 +64,31 @@ export interface VerifiedSignature {
 
 const ident = (c: string) => (c.startsWith('"') ? c : JSON.stringify(c));
 
+/** A coverage policy with its identifiers serialized once (they are checked on every request). */
+interface CompiledCoverage {
+  components: string[];
+  oneOf: string[][] | undefined;
+}
+const compiled = new WeakMap<RequiredCoverage, CompiledCoverage>();
+function compile(r: RequiredCoverage): CompiledCoverage {
+  let c = compiled.get(r);
+  if (!c) {
+    c = { components: r.components.map(ident), oneOf: r.oneOf?.map((g) => g.map(ident)) };
+    compiled.set(r, c);
+  }
+  return c;
+}
+
+/**
+ * The signature base as bytes, in a buffer reused across calls: verification is synchronous, so
+ * nothing else holds it meanwhile.
+ */
+let scratch = Buffer.allocUnsafe(8192);
+function baseBytes(base: string): Buffer {
+  if (base.length * 3 > scratch.length) scratch = Buffer.allocUnsafe(base.length * 3);
+  return scratch.subarray(0, scratch.write(base, 0, 'utf8'));
+}
+
 interface Prepared {
   result: VerifiedSignature;
   key: ResolvedKey;
@@ -79,13 +104,14 @@ function prepare(msg: SignedRequest, o: VerifyOptions): Prepared {
   const p = parsed.params;
   if (p.alg !== undefined && p.alg !== 'ed25519') throw reject('unsupported_algorithm', `signature ${parsed.label}: alg ${JSON.stringify(p.alg)} is not accepted (only ed25519)`);
   for (const name of o.required.params) if (p[name] === undefined) throw reject('missing_component', `signature ${parsed.label} lacks the required parameter ${name}`);
-  const covered = new Set(parsed.identifiers);
-  for (const c of o.required.components) if (!covered.has(ident(c))) throw reject('missing_component', `signature ${parsed.label} does not cover the required component ${ident(c)}`);
-  if (o.required.oneOf && !o.required.oneOf.some((g) => g.every((c) => covered.has(ident(c))))) {
-    throw reject('missing_component', `signature ${parsed.label} must cover ${o.required.oneOf.map((g) => g.map(ident).join(' + ')).join(' or ')}`);
+  const covered = parsed.identifiers;
+  const need = compile(o.required);
+  for (const c of need.components) if (!covered.includes(c)) throw reject('missing_component', `signature ${parsed.label} does not cover the required component ${c}`);
+  if (need.oneOf && !need.oneOf.some((g) => g.every((c) => covered.includes(c)))) {
+    throw reject('missing_component', `signature ${parsed.label} must cover ${need.oneOf.map((g) => g.join(' + ')).join(' or ')}`);
   }
   const hasBody = (msg.body?.length ?? 0) > 0;
-  if (hasBody && o.required.digestWhenBody && !covered.has('"content-digest"')) throw reject('missing_component', `the request has a body, so signature ${parsed.label} must cover "content-digest" (RFC 9530)`);
+  if (hasBody && o.required.digestWhenBody && !covered.includes('"content-digest"')) throw reject('missing_component', `the request has a body, so signature ${parsed.label} must cover "content-digest" (RFC 9530)`);
   if (p.expires !== undefined && p.expires <= o.now) throw reject('signature_expired', `signature ${parsed.label} expired at ${p.expires} (now ${o.now})`);
   if (p.created !== undefined) {
     const tolerance = o.futureToleranceSeconds ?? 2;
@@ -98,7 +124,7 @@ function prepare(msg: SignedRequest, o: VerifyOptions): Prepared {
   return {
     result: { label: parsed.label, keyid: p.keyid, params: p, covered: parsed.identifiers, base },
     key,
-    data: Buffer.from(base, 'utf8'),
+    data: baseBytes(base),
     signature: parsed.signature,
   };
 }
