@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { AgentRegistry, createAgentClient, generateEd25519, importPrivateKey, importPublicKey, NonceCache, OperatorTokens, parseExpiry, publicKeyPem, RateLimiter, RunIdentities, verifyRequest, GATEWAY_COVERAGE, fieldLines } from '../../src/identity/index.js';
 import { openSqlite } from '../../src/store/index.js';
 import { tempDir } from '../helpers/gateway.js';
+import { mulberry32 } from '../helpers/prng.js';
 
 test('nonce cache: replay refused while live, forgotten after; bounded, failing closed when full of live nonces', () => {
   let t = 1000;
@@ -58,6 +59,53 @@ test('nonce cache full of live entries refuses new nonces, still names replays a
   c.checkAndStore('a', 'late', 5020);
   c.checkAndStore('a', 'n5', 5020);
   assert.equal(c.size, 2);
+});
+
+test('nonce cache against a plain model: random nonces, replays, expiries, rebuilds and a full table give the same answers (fixed seed)', () => {
+  const rng = mulberry32(0x5eed);
+  const MAX = 500;
+  let t = 10_000;
+  const c = new NonceCache(MAX, () => t);
+  const model = new Map<string, number>();
+  const used: Array<[string, string]> = [];
+  let replays = 0;
+  let full = 0;
+  for (let step = 0; step < 40_000; step++) {
+    // mostly small steps (the table fills up), now and then a long pause (everything expires)
+    if (rng() < 0.0005) t += 30 + rng() * 60;
+    else if (rng() < 0.01) t += rng();
+    const replay = used.length > 0 && rng() < 0.2;
+    const [k, n] = replay ? used[Math.floor(rng() * used.length)]! : [`k${Math.floor(rng() * 5)}`, `n${step}`];
+    const until = Math.floor(t) + 1 + Math.floor(rng() * 60);
+    const key = `${k}\u0000${n}`;
+    const seen = model.get(key);
+    let want = 'ok';
+    if (seen !== undefined && seen > t) want = 'replayed_nonce';
+    else if (seen === undefined && model.size >= MAX) {
+      for (const [mk, u] of model) if (u <= t) model.delete(mk);
+      if (model.size >= MAX) want = 'full';
+    }
+    let got = 'ok';
+    try {
+      c.checkAndStore(k, n, until);
+    } catch (e) {
+      got = (e as { code: string }).code;
+    }
+    if (want === 'full') {
+      // full of live entries: refused, or taken into a slot that an expired entry left on its probe path
+      assert.ok(got === 'unavailable' || got === 'ok', `step ${step}: ${got}`);
+      if (got === 'unavailable') full++;
+      else model.set(key, Math.ceil(until));
+      continue;
+    }
+    assert.equal(got, want, `step ${step}: ${k}/${n} at ${t}`);
+    if (got === 'ok') {
+      model.set(key, Math.ceil(until));
+      if (!replay) used.push([k, n]);
+    } else replays++;
+  }
+  assert.ok(replays > 300, `replays of live nonces were exercised (${replays})`);
+  assert.ok(full > 100, `the bound was reached (${full} refusals)`);
 });
 
 test('rate limiter: burst, refill, Retry-After, independent keys', () => {
