@@ -10,22 +10,21 @@
  * two honest nonces collide with odds of about one in 2^64 / live entries, and the cost of that
  * is one refused request that the client signs again.
  */
-import * as crypto from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { ClawguardError } from '../errors/index.js';
 import { reject } from './codes.js';
+import { hashOnce } from './hash-once.js';
 
 const MIN_SLOTS = 1024;
 const INITIAL_SLOTS = 16_384;
 /** Rebuild when more than this share of slots is used (live or expired). */
 const MAX_LOAD = 0.5;
 
-// One byte per character ('binary', i.e. latin1) is the cheapest way to read digest bytes from a
-// one-shot hash (node >= 20.12; older ones use a Hash object).
-const sha256Bytes = (data: string): string => (typeof crypto.hash === 'function' ? crypto.hash('sha256', data, 'binary') : crypto.createHash('sha256').update(data).digest('binary'));
+/** Four digest bytes read from a 'binary' (one byte per character) digest: cheaper than a Buffer. */
 const word = (s: string, at: number) => ((s.charCodeAt(at) << 24) | (s.charCodeAt(at + 1) << 16) | (s.charCodeAt(at + 2) << 8) | s.charCodeAt(at + 3)) >>> 0;
 
 export class NonceCache {
-  private readonly secret = crypto.randomBytes(16).toString('hex');
+  private readonly secret = randomBytes(16).toString('hex');
   private hi: Uint32Array;
   private lo: Uint32Array;
   /** Expiry second of each slot; 0 = never used. */
@@ -61,7 +60,7 @@ export class NonceCache {
   /** Throws replayed_nonce if seen and still live; unavailable if the cache is full of live nonces. */
   checkAndStore(keyid: string, nonce: string, untilSeconds: number): void {
     const t = this.now();
-    const fp = sha256Bytes(`${this.secret}${keyid}\u0000${nonce}`);
+    const fp = hashOnce('sha256', `${this.secret}${keyid}\u0000${nonce}`, 'binary');
     const hi = word(fp, 0);
     const lo = word(fp, 4);
     const expiry = Math.max(1, Math.min(0xffffffff, Math.ceil(untilSeconds)));
@@ -82,15 +81,20 @@ export class NonceCache {
       this.put(dead, hi, lo, expiry);
       return;
     }
-    if (this.used + 1 > this.until.length * MAX_LOAD || this.used + 1 > this.maxEntries) {
+    if (this.full()) {
       this.rebuild(t);
-      if (this.used + 1 > this.until.length * MAX_LOAD || this.used + 1 > this.maxEntries) {
+      if (this.full()) {
         throw new ClawguardError('unavailable', `replay cache is full (${this.maxEntries} live nonces); request refused, retry shortly`, { retryAfter: 1 });
       }
       i = this.slotFor(lo);
     }
     this.put(i, hi, lo, expiry);
     this.used++;
+  }
+
+  /** One more entry would pass the load factor or the bound. */
+  private full(): boolean {
+    return this.used + 1 > Math.min(this.until.length * MAX_LOAD, this.maxEntries);
   }
 
   private put(i: number, hi: number, lo: number, expiry: number): void {
@@ -125,7 +129,7 @@ export class NonceCache {
       this.used++;
     }
     // Entries expire by whole seconds: a table still full now stays full for the rest of this second.
-    this.fullUntil = this.used + 1 > Math.min(slots * MAX_LOAD, this.maxEntries) ? Math.floor(t) + 1 : 0;
+    this.fullUntil = this.full() ? Math.floor(t) + 1 : 0;
   }
 }
 

@@ -33,15 +33,8 @@ const sameName = (k: string, n: string) => k.length === n.length && (k === n || 
 
 /** The combined value of a field (RFC 9110 §5.3): lines joined with ", "; undefined when absent. */
 export function fieldValue(headers: SignedRequest['headers'], name: string): string | undefined {
-  const n = name.toLowerCase();
-  let one: string | undefined;
-  let more: string[] | undefined;
-  for (const [k, v] of headers) {
-    if (!sameName(k, n)) continue;
-    if (one === undefined) one = v.trim();
-    else (more ??= [one]).push(v.trim());
-  }
-  return more ? more.join(', ') : one;
+  const v = fieldValues(headers, name);
+  return v.length ? v.join(', ') : undefined;
 }
 
 /** Node's `rawHeaders` ([name, value, name, value, …]) as field lines. */
