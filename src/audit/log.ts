@@ -168,8 +168,8 @@ export class AuditLog implements AuditSink {
   }
 
   /** AuditSink: resolves once the event is durable; rejects with audit_unavailable if it cannot be written. */
-  async record(e: AuditEventInput): Promise<void> {
-    await this.append(e);
+  record(e: AuditEventInput): Promise<AuditReceipt> {
+    return this.append(e);
   }
 
   /** Durable append. Resolves with the event's seq and hash once committed; rejects with audit_unavailable. */

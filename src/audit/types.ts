@@ -7,7 +7,4 @@ export interface AuditEvent extends Omit<EventCore, 'v'> {
   payload: Record<string, unknown> | null;
 }
 
-export interface AuditReceipt {
-  seq: number;
-  hash: string;
-}
+export type { AuditReceipt } from '../pipeline/index.js';

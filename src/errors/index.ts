@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'conflict'
   | 'unavailable'
   | 'audit_unavailable'
+  | 'store_unavailable'
   | 'sandbox_unavailable'
   | 'path_blocked'
   | 'host_blocked'

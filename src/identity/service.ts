@@ -83,7 +83,7 @@ export class IdentityService {
       return this.o
         .audit()
         .record({ type: 'request.rejected', ...(r.agentId ? { agentId: r.agentId } : {}), subject: r.agentId ?? 'unauthenticated', action: `${r.method} ${r.path}`, resource: r.path, decision: 'deny', payload: { code: r.code, message: r.message, door: r.door, ...(r.agentId ? { claimedAgentId: r.agentId } : {}), ...(r.remoteAddress ? { remoteAddress: r.remoteAddress } : {}) } })
-        .catch(failed);
+        .then(() => undefined, failed);
     } catch (e) {
       failed(e);
       return Promise.resolve();

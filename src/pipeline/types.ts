@@ -73,9 +73,15 @@ export interface AuditEventInput {
   payload?: Record<string, unknown>;
 }
 
+/** Where a durable event landed in the hash chain. */
+export interface AuditReceipt {
+  seq: number;
+  hash: string;
+}
+
 /** Resolves only once the event is durable; rejects if it cannot be written (the action is then denied). */
 export interface AuditSink {
-  record(event: AuditEventInput): Promise<void>;
+  record(event: AuditEventInput): Promise<AuditReceipt | void>;
 }
 
 export type ToolResult = { ok: true; result: unknown } | { ok: false; error: { code: string; message: string } };
@@ -90,8 +96,23 @@ export interface ToolCallContext {
   signal?: AbortSignal;
 }
 
-/** The enforcement side: executes an allowed call (each tool applies its own guard too). */
+/**
+ * A call in the form the decision, the audit record and the tool all use: arguments validated and
+ * canonicalised (the real path a file tool opens, the resolved command exec runs), the resource
+ * they act on, and what the audit keeps of them (every argument that decides what happens, whole;
+ * bulk data as its size and digest).
+ */
+export interface PreparedCall {
+  args: unknown;
+  resource?: string;
+  audit: unknown;
+}
+
+/** The enforcement side: prepares and executes an allowed call (each tool applies its own guard too). */
 export interface ToolExecutor {
   has(name: string): boolean;
-  execute(name: string, args: unknown, ctx: ToolCallContext): Promise<unknown>;
+  /** Validate and canonicalise; throws a ClawguardError (bad_request, …) when the call cannot be made at all. */
+  prepare(name: string, args: unknown, ctx: ToolCallContext): Promise<PreparedCall>;
+  /** Run a prepared call. */
+  execute(name: string, call: PreparedCall, ctx: ToolCallContext): Promise<unknown>;
 }

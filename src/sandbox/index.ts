@@ -56,5 +56,9 @@ export { buildBwrapArgs, detectBubblewrap, resetBubblewrapDetection, systemLayou
 export type { BwrapSpec, BwrapInfo, Bind } from './bwrap.js';
 export { rlimitPrefix, findPrlimit, processLimitStatus, DEFAULT_LIMITS } from './limits.js';
 export type { SandboxLimits, ProcessLimitKind } from './limits.js';
-export { runSandboxed, spawnSandboxedNode, sandboxStatus, DEFAULT_ENV_ALLOW } from './exec.js';
-export type { RunSandboxedOptions, SandboxResult, SpawnSandboxedNodeOptions, SandboxMode } from './exec.js';
+export { runSandboxed } from './exec.js';
+export type { RunSandboxedOptions, SandboxResult } from './exec.js';
+export { spawnSandboxedNode } from './node-spawn.js';
+export type { SpawnSandboxedNodeOptions } from './node-spawn.js';
+export { sandboxStatus, DEFAULT_ENV_ALLOW, SANDBOX_PATH } from './launch.js';
+export type { SandboxMode } from './launch.js';

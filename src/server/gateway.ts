@@ -141,7 +141,7 @@ export class Gateway {
       tools: this.tools,
       output: this.secrets.redactor,
       metrics: this.metrics,
-      resourceOf: (t, a) => this.tools.resourceOf(t, a),
+      log: this.log.child({ component: 'pipeline' }),
     });
     const proc = processIsolation(config, stateDir);
     this.factories = { thread: new IsolateFactory(), process: new ProcessFactory(proc.spawn, proc.available, proc.extraRoPaths) };

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { ClawguardError } from '../errors/index.js';
 import { runSandboxed } from '../sandbox/index.js';
+import { digestOf } from './audit-args.js';
 import type { ToolDefinition } from './registry.js';
 import type { SandboxDirectory } from './sandboxes.js';
 
@@ -22,6 +23,8 @@ export function execRunTool(sandboxes: SandboxDirectory): ToolDefinition<Args> {
     description: 'Run a command in a bubblewrap sandbox: no network, workspace read-write, system read-only.',
     args,
     resource: (a) => a.argv[0],
+    // The whole command line is what runs: it is kept whole (the registry refuses a call too large for that).
+    audit: ({ stdin, ...rest }) => ({ ...rest, ...(stdin !== undefined ? { stdin: digestOf(stdin) } : {}) }),
     async execute(a, ctx) {
       const sb = sandboxes.for(ctx.principal);
       if (!sb.workspace) throw new ClawguardError('sandbox_unavailable', 'exec.run: no workspace (set agents.<name>.workspace or sandbox.fileAccess.allowedPaths)');

@@ -1,5 +1,6 @@
 /** fs.read, fs.write, fs.list, fs.stat: each decided by policy, then checked again by the path guard. */
 import { z } from 'zod';
+import { digestOf } from './audit-args.js';
 import type { ToolDefinition } from './registry.js';
 import type { SandboxDirectory } from './sandboxes.js';
 
@@ -27,6 +28,7 @@ export function fsTools(sandboxes: SandboxDirectory, limits: { maxReadBytes: num
     description: 'Write a file inside the allowed paths (never through a symlink).',
     args: z.object({ path, content: z.string(), encoding: z.enum(['utf8', 'base64']).optional(), createDirs: z.boolean().optional() }).strict(),
     resource: (a) => a.path,
+    audit: ({ content, ...rest }) => ({ ...rest, content: digestOf(rest.encoding === 'base64' ? Buffer.from(content, 'base64') : content) }),
     async execute(a, ctx) {
       const data = a.encoding === 'base64' ? Buffer.from(a.content, 'base64') : a.content;
       return sandboxes.for(ctx.principal).paths.writeFile(a.path, data, { maxBytes: limits.maxWriteBytes, ...(a.createDirs ? { createDirs: true } : {}) });

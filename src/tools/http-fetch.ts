@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { ClawguardError } from '../errors/index.js';
 import type { Principal } from '../pipeline/index.js';
+import { digestOf } from './audit-args.js';
 import type { ToolDefinition } from './registry.js';
 import type { SandboxDirectory } from './sandboxes.js';
 
@@ -40,6 +41,7 @@ export function httpFetchTool(sandboxes: SandboxDirectory, deps: { inject?: Secr
         return undefined;
       }
     },
+    audit: ({ body, ...rest }) => ({ ...rest, ...(body !== undefined ? { body: digestOf(body) } : {}) }),
     async execute(a, ctx) {
       const plain: Record<string, string> = {};
       const secretHeaders: Array<{ name: string; secret: string; format: (v: string) => string }> = [];

@@ -1,4 +1,5 @@
 export { ToolRegistry, type ToolDefinition } from './registry.js';
+export { digestOf, MAX_AUDITED_ARGS_BYTES, type Digest } from './audit-args.js';
 export { systemTimeTool } from './system-time.js';
 export { modelChatTool, envApiKeyResolver } from './model/tool.js';
 export { resolveModel, chat, type ApiKeyResolver } from './model/providers.js';

@@ -60,15 +60,18 @@ const db = () => g.gw.auditLog.database!;
 const lastSeq = () => (g.gw.auditLog.status() as { lastSeq: number }).lastSeq;
 const eventsAfter = (seq: number) => readEvents(db(), { afterSeq: seq });
 
-test('every tool call leaves exactly one audit event (allowed, denied by config, unknown tool), plus run start and end', async () => {
+test('every tool call leaves exactly one decision (allowed, denied by config, unknown tool), an allowed one its outcome tied to it, plus run start and end', async () => {
   const calls = [['system.time', {}], ['test.touch', {}], ['exec.run', { argv: ['/bin/true'] }], ['no.such.tool', {}], ['fs.read', { path: '/etc/passwd' }], ['system.time', {}]];
   const r = await g.call('POST', '/v1/runs?wait=1', { profile: 'calls', input: { calls } });
   assert.equal(r.json.state, 'succeeded', JSON.stringify(r.json));
   assert.deepEqual(r.json.output, ['ok', 'ok', 'denied', 'tool_not_found', 'denied', 'ok']);
   await waitFor(() => readEvents(db(), { runId: r.json.runId }).some((e) => e.type === 'run.end'));
   const events = readEvents(db(), { runId: r.json.runId });
-  assert.deepEqual(events.map((e) => e.type), ['run.start', ...calls.map(() => 'tool.decision'), 'run.end']);
+  const allowed = [true, true, false, false, false, true];
+  assert.deepEqual(events.map((e) => e.type), ['run.start', ...allowed.flatMap((a) => (a ? ['tool.decision', 'tool.result'] : ['tool.decision'])), 'run.end']);
   const decisions = events.filter((e) => e.type === 'tool.decision');
+  const results = events.filter((e) => e.type === 'tool.result');
+  assert.deepEqual(results.map((e) => [e.action, e.payload!.ok, e.payload!.decisionSeq]), decisions.filter((_, i) => allowed[i]).map((d) => [d.action, true, d.seq]));
   assert.deepEqual(decisions.map((e) => [e.action, e.decision, e.tier]), [
     ['system.time', 'allow', 'config'],
     ['test.touch', 'allow', 'config'],
@@ -114,7 +117,8 @@ test('every rejected request leaves exactly one audit event: unauthenticated, ma
   for (let i = 0; i < 5; i++) {
     const before = lastSeq();
     const r = await client.callTool('system.time', {});
-    assert.equal(eventsAfter(before).length, 1, `call ${i} (${r.status})`);
+    // the outcome of an allowed call follows as its own event; the request itself is recorded once
+    assert.equal(eventsAfter(before).filter((e) => e.type !== 'tool.result').length, 1, `call ${i} (${r.status})`);
     if (r.status === 429) limited++;
   }
   await client.close();

@@ -1,5 +1,6 @@
 import type { ModelProviderConfig, ProfileConfig } from '../../config/index.js';
 import { ClawguardError } from '../../errors/index.js';
+import { auditSize, digestOf, MAX_AUDITED_ARGS_BYTES } from '../audit-args.js';
 import type { ToolDefinition } from '../registry.js';
 import { type ApiKeyResolver, chat, resolveModel } from './providers.js';
 import { type ChatRequest, chatRequest } from './types.js';
@@ -18,6 +19,11 @@ export function modelChatTool(deps: {
     description: "Chat with the profile's configured model (tool calls included).",
     args: chatRequest,
     resource: () => undefined,
+    // The conversation is data for the profile's own model: kept whole while it fits, else by digest.
+    audit: (a) =>
+      auditSize(a) <= MAX_AUDITED_ARGS_BYTES
+        ? a
+        : { ...a, messages: { count: a.messages.length, ...digestOf(JSON.stringify(a.messages)) }, tools: a.tools?.map((t) => t.name) },
     async execute(args, ctx) {
       const profile = ctx.principal.profile ? deps.profiles()[ctx.principal.profile] : undefined;
       if (!profile?.model) throw new ClawguardError('model_error', 'this profile has no model configured');

@@ -1,0 +1,170 @@
+/**
+ * The one way a sandbox is started: bubblewrap built by buildBwrapArgs, the command under prlimit,
+ * a pids cgroup when the gateway is root, inherited descriptors shielded. exec.run and process
+ * isolation both launch through here.
+ */
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { realpathSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { ClawguardError } from '../errors/index.js';
+import { buildBwrapArgs, detectBubblewrap, systemLayout, type Bind } from './bwrap.js';
+import { DEFAULT_LIMITS, PidsCgroup, findPrlimit, processLimitStatus, rlimitPrefix, type SandboxLimits } from './limits.js';
+import { shieldStdio } from './fd-leaks.js';
+
+export type SandboxMode = 'strict' | 'standard' | 'off';
+
+export const DEFAULT_ENV_ALLOW = ['PATH', 'LANG', 'LC_ALL', 'TZ'];
+export const SANDBOX_PATH = '/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin';
+
+export function requireSandbox(mode: SandboxMode | undefined, what: string): string | undefined {
+  if (mode === 'off') return undefined;
+  const info = detectBubblewrap();
+  if (!info.available) {
+    throw new ClawguardError('sandbox_unavailable', `${what} refused: ${info.reason ?? 'bubblewrap is unavailable'}; it never runs unsandboxed unless sandbox mode is "off"`, {
+      details: { reason: info.reason },
+    });
+  }
+  if (!findPrlimit()) throw new ClawguardError('sandbox_unavailable', `${what} refused: prlimit (util-linux) is not installed, so resource limits cannot be applied`);
+  return info.path!;
+}
+
+export function realDir(p: string, what: string): string {
+  if (typeof p !== 'string' || !path.isAbsolute(p) || p.includes('\0')) throw new ClawguardError('bad_request', `${what} ${JSON.stringify(p)} must be an absolute path`);
+  let real: string;
+  try {
+    real = realpathSync(p);
+  } catch {
+    throw new ClawguardError('not_found', `${what} "${p}" does not exist`);
+  }
+  if (!statSync(real).isDirectory()) throw new ClawguardError('bad_request', `${what} "${p}" is not a directory`);
+  if (real === '/') throw new ClawguardError('bad_request', `${what} may not be "/"`);
+  return real;
+}
+
+export function buildEnv(env: Record<string, string> | undefined, envAllow: string[] | undefined, extra: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = { PATH: SANDBOX_PATH, HOME: '/tmp', ...extra };
+  for (const name of envAllow ?? DEFAULT_ENV_ALLOW) {
+    const v = process.env[name];
+    if (v !== undefined && name !== 'PATH') out[name] = v;
+  }
+  // The host PATH may name directories that do not exist inside; keep the sandbox PATH unless asked.
+  for (const [k, v] of Object.entries(env ?? {})) out[k] = v;
+  return out;
+}
+
+export interface LaunchOptions {
+  argv: string[];
+  workspace?: string;
+  cwd: string;
+  roBinds: Array<string | Bind>;
+  hiddenPaths: string[];
+  env: Record<string, string>;
+  /** Already merged with the caller's defaults; undefined entries are not set. */
+  limits: SandboxLimits;
+  stdio: Array<'pipe' | 'ignore' | 'ipc'>;
+  serialization?: 'json' | 'advanced';
+}
+
+export interface Launched {
+  child: ChildProcess;
+  /** Rejects (after killing the sandbox) if the process limit could not be applied. */
+  started: Promise<void>;
+}
+
+
+/**
+ * Spawn bwrap with the one builder; the command runs under prlimit. When a pids cgroup is in use, bwrap
+ * reports its child's pid on an info descriptor and waits on a block descriptor; that child is moved
+ * into the cgroup before the command is allowed to start, so every descendant is counted.
+ */
+export function launch(bwrap: string, o: LaunchOptions): Launched {
+  const sys = systemLayout(o.hiddenPaths);
+  const processes = o.limits.processes ?? DEFAULT_LIMITS.processes;
+  const cgroup = PidsCgroup.acquire(processes + 2); // + the sandbox's pid-1 reaper, slack
+  const stdio = shieldStdio<'pipe' | 'ignore' | 'ipc'>(cgroup ? [...o.stdio, 'pipe', 'pipe'] : [...o.stdio]) as StdioOptions;
+  let args: string[];
+  try {
+    args = buildBwrapArgs(
+    {
+      argv: [...rlimitPrefix(o.limits, findPrlimit()!), ...o.argv],
+      roBinds: [...sys.roBinds, ...o.roBinds],
+      rwBinds: o.workspace ? [o.workspace] : [],
+      symlinks: sys.symlinks,
+      hiddenPaths: o.hiddenPaths,
+      network: 'none',
+      env: o.env,
+      cwd: o.cwd,
+      tmpfsTmp: true,
+      tmpSizeMb: o.limits.tmpSizeMb ?? DEFAULT_LIMITS.tmpSizeMb,
+      dieWithParent: true,
+      newSession: true,
+      ...(cgroup ? { syncFds: { info: o.stdio.length, block: o.stdio.length + 1 } } : {}),
+    },
+    detectBubblewrap().features,
+    );
+  } catch (e) {
+    if (cgroup) void cgroup.release();
+    throw e;
+  }
+  let child: ChildProcess;
+  try {
+    child = spawn(bwrap, args, { cwd: '/', env: {}, stdio, ...(o.serialization ? { serialization: o.serialization } : {}) });
+  } catch (e) {
+    if (cgroup) void cgroup.release();
+    throw e;
+  }
+  if (!cgroup) return { child, started: Promise.resolve() };
+  child.once('exit', () => void cgroup.release());
+  const info = child.stdio[o.stdio.length] as NodeJS.ReadableStream & { destroy(): void };
+  const block = child.stdio[o.stdio.length + 1] as NodeJS.WritableStream & { destroy(): void };
+  const started = new Promise<void>((resolve, reject) => {
+    let buf = '';
+    const onExit = () => reject(new ClawguardError('tool_failed', 'sandbox exited before it started'));
+    child.once('exit', onExit);
+    info.on('error', () => undefined);
+    block.on('error', () => undefined);
+    info.on('data', (d: Buffer) => {
+      buf += d.toString('utf8');
+      const m = /"child-pid":\s*(\d+)/.exec(buf);
+      if (!m) return;
+      // Keep draining: bwrap writes more fields after child-pid, and a closed pipe would SIGPIPE it.
+      info.removeAllListeners('data');
+      info.on('data', () => undefined);
+      child.off('exit', onExit);
+      // Only bwrap's child (the sandbox's pid 1) needs to be inside: the command and all its
+      // descendants are forked from it after the block is released. bwrap's outer process never forks again.
+      cgroup.join(Number(m[1])).then(
+        () => {
+          block.end('go');
+          resolve();
+        },
+        (e: Error) => {
+          child.kill('SIGKILL');
+          reject(new ClawguardError('sandbox_unavailable', `could not apply the process limit (pids cgroup ${cgroup.dir}): ${e.message}`));
+        },
+      );
+    });
+  });
+  started.catch(() => undefined);
+  return { child, started };
+}
+
+export function stripUndefined(l: SandboxLimits): SandboxLimits {
+  return Object.fromEntries(Object.entries(l).filter(([, v]) => v !== undefined)) as SandboxLimits;
+}
+
+/** What the sandbox can do here, for `clawguard status` and the healthz details. */
+export function sandboxStatus(mode: SandboxMode = 'strict'): {
+  mode: SandboxMode;
+  available: boolean;
+  reason?: string;
+  bubblewrap: ReturnType<typeof detectBubblewrap>;
+  prlimit: string | null;
+  processLimit: ReturnType<typeof processLimitStatus>;
+} {
+  const bubblewrap = detectBubblewrap();
+  const prlimit = findPrlimit();
+  const processLimit = processLimitStatus();
+  const reason = mode === 'off' ? 'sandbox mode is "off": exec and process isolation run without isolation' : !bubblewrap.available ? bubblewrap.reason : !prlimit ? 'prlimit (util-linux) is not installed' : undefined;
+  return { mode, available: mode === 'off' || (bubblewrap.available && !!prlimit), ...(reason ? { reason } : {}), bubblewrap, prlimit, processLimit };
+}
