@@ -51,6 +51,9 @@ export type { EgressGuard, EgressGuardOptions, EgressFetchOptions, EgressRespons
 export { classifyAddress, METADATA_ADDRESSES } from './host-classify.js';
 export type { AddressClass } from './host-classify.js';
 export { DomainRules } from './domain-rules.js';
+export { parseHostPattern, parseHostPatterns, hostPatternMatches, hostPatternProblems, policyHostOf, targetOf, canonicalHost } from './host-pattern.js';
+export type { HostPattern, HostPatternOptions, Target, Scheme } from './host-pattern.js';
+export { codingsOf, readDecoded, sniffCoding, hiddenLayers, DECODABLE, type Coding } from './content-decoding.js';
 
 export { buildBwrapArgs, detectBubblewrap, resetBubblewrapDetection, systemLayout } from './bwrap.js';
 export type { BwrapSpec, BwrapInfo, Bind } from './bwrap.js';

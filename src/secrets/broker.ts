@@ -13,6 +13,7 @@ import type { AuditEventInput, AuditSink, Principal } from '../pipeline/index.js
 import type { SqliteDb } from '../store/index.js';
 import { type Clock, systemClock } from './clock.js';
 import { deriveKey, fingerprint } from './crypto.js';
+import { canonicalHost } from '../sandbox/host-pattern.js';
 import { hostAllowed } from './hosts.js';
 import { MasterKey } from './master-key.js';
 import { SecretMetrics } from './metrics.js';
@@ -101,7 +102,7 @@ export class SecretsBroker {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private ticking: Promise<void> | undefined;
-  private readonly pendingExposures = new Map<string, { count: number; where: Set<string> }>();
+  private readonly pendingExposures = new Map<string, { count: number; partial: number; where: Set<string> }>();
   private exposureFlush: NodeJS.Immediate | undefined;
 
   constructor(private readonly o: BrokerOptions) {
@@ -143,7 +144,7 @@ export class SecretsBroker {
       });
     }
     this.redactor = o.redactor ?? new SecretRedactor();
-    this.redactor.onExposure((counts, where) => this.exposed(counts, where));
+    this.redactor.onExposure((counts, where, partial) => this.exposed(counts, where, partial));
     this.metrics = o.registry ? new SecretMetrics(o.registry, this) : undefined;
   }
 
@@ -207,7 +208,7 @@ export class SecretsBroker {
    * secret_unavailable (provider down or value missing) or audit_unavailable.
    */
   async inject(principal: Principal, secretName: string, destination: URL): Promise<string> {
-    const host = destination.hostname.toLowerCase();
+    const host = canonicalHost(destination.hostname);
     const e = this.entries.get(secretName);
     if (!e) return this.refuse(principal, secretName, host, 'unavailable', `no secret named "${secretName}" is configured`);
     if (!hostAllowed(e.cfg.allowedHosts, destination)) {
@@ -306,7 +307,7 @@ export class SecretsBroker {
     if (!provider.apiKeySecret) return provider.apiKeyEnv ? this.env[provider.apiKeyEnv] : undefined;
     const name = provider.apiKeySecret;
     const url = new URL(provider.baseUrl);
-    const host = url.hostname.toLowerCase();
+    const host = canonicalHost(url.hostname);
     const e = this.entries.get(name);
     if (!e) return this.refuse(GATEWAY_PRINCIPAL, name, host, 'unavailable', `models.${provider.name}.apiKeySecret names secret "${name}", which is not configured`);
     if (!hostAllowed(e.cfg.allowedHosts, url)) {
@@ -568,7 +569,7 @@ export class SecretsBroker {
 
   // ── exposure, events ─────────────────────────────────────────────────────
 
-  private exposed(counts: Map<string, number>, where: string): void {
+  private exposed(counts: Map<string, number>, where: string, partial?: Map<string, number>): void {
     const now = this.clock.now();
     for (const [secret, n] of counts) {
       const e = this.entries.get(secret);
@@ -577,8 +578,9 @@ export class SecretsBroker {
         e.lastExposure = now;
       }
       this.metrics?.exposure.inc({ secret }, n);
-      const p = this.pendingExposures.get(secret) ?? { count: 0, where: new Set<string>() };
+      const p = this.pendingExposures.get(secret) ?? { count: 0, partial: 0, where: new Set<string>() };
       p.count += n;
+      p.partial += partial?.get(secret) ?? 0;
       p.where.add(where);
       this.pendingExposures.set(secret, p);
     }
@@ -589,7 +591,7 @@ export class SecretsBroker {
   private flushExposures(): void {
     this.exposureFlush = undefined;
     for (const [secret, p] of this.pendingExposures) {
-      this.event({ type: 'secret.exposure', subject: secret, action: 'secret.exposure', resource: `secret:${secret}`, payload: { secret, count: p.count, where: [...p.where].sort() } });
+      this.event({ type: 'secret.exposure', subject: secret, action: 'secret.exposure', resource: `secret:${secret}`, payload: { secret, count: p.count, partial: p.partial, where: [...p.where].sort() } });
     }
     this.pendingExposures.clear();
   }

@@ -13,12 +13,14 @@ const config = {
 };
 const env = { OPENAI_KEY: OPENAI, GH_TOKEN: 'ghp_broker_test_token_abcdef' };
 
-test('allowedHosts: exact hosts, *.subdomains (not the apex), ports, http(s) only', () => {
-  const h = ['api.openai.com', '*.openai.azure.com', 'api.github.com:443', '127.0.0.1:8080'];
+test('allowedHosts: exact hosts, *.subdomains (not the apex), https on 443 unless the entry says otherwise', () => {
+  const h = ['api.openai.com', '*.openai.azure.com', 'api.github.com:443', 'http://127.0.0.1:8080'];
   const ok = (u: string) => hostAllowed(h, new URL(u));
   assert.equal(ok('https://api.openai.com/v1'), true);
   assert.equal(ok('https://API.OPENAI.COM./v1'), true);
-  assert.equal(ok('http://api.openai.com:8443/'), true, 'no port in the pattern: any port');
+  assert.equal(ok('http://api.openai.com:8443/'), false, 'no port in the pattern: https on 443 only');
+  assert.equal(ok('http://api.openai.com/'), false, 'no scheme in the pattern: never plain http');
+  assert.equal(ok('https://127.0.0.1:8080/'), false, 'an http origin is http only');
   assert.equal(ok('https://evil.com/api.openai.com'), false);
   assert.equal(ok('https://api.openai.com.evil.com/'), false);
   assert.equal(ok('https://x.openai.azure.com/'), true);
@@ -188,7 +190,7 @@ test('exposures: each redaction catch counts against its secret and is audited (
     await new Promise((res) => setImmediate(res));
     const ev = r.audit.ofType('secret.exposure');
     assert.equal(ev.length, 1);
-    assert.deepEqual(ev[0]!.payload, { secret: 'openai', count: 2, where: ['output'] });
+    assert.deepEqual(ev[0]!.payload, { secret: 'openai', count: 2, partial: 0, where: ['output'] });
     const st = r.broker.status().secrets.find((s) => s.name === 'openai')!;
     assert.equal(st.exposures, 2);
     assert.ok(st.lastExposure);

@@ -14,6 +14,15 @@ export interface Span {
   pattern: number;
 }
 
+/**
+ * Where a match of a pattern puts its span: a pattern found at p replaces [p − offset, p − offset + length)
+ * (clipped to the text). Without one, a pattern replaces exactly itself.
+ */
+export interface PatternWindows {
+  offset: readonly number[];
+  length: readonly number[];
+}
+
 export const PREFIX = 12;
 
 export class Automaton {
@@ -29,8 +38,15 @@ export class Automaton {
   /** Per terminal: the patterns that begin with its prefix. */
   private readonly bucket: Map<number, number[]>;
 
-  constructor(readonly patterns: readonly string[]) {
+  private readonly winOffset: Int32Array | undefined;
+  private readonly winLength: Int32Array | undefined;
+
+  constructor(readonly patterns: readonly string[], windows?: PatternWindows) {
     this.size = patterns.length;
+    if (windows) {
+      this.winOffset = Int32Array.from(windows.offset);
+      this.winLength = Int32Array.from(windows.length);
+    }
     // Alphabet compression: every code unit used by a prefix gets a class; all others share class 0.
     this.cls = new Uint16Array(65536);
     let classes = 1;
@@ -109,9 +125,8 @@ export class Automaton {
   }
 
   /**
-   * The ranges to replace: every occurrence of every pattern (the longest where several start at
-   * the same place); overlapping ranges are merged and labelled by their longest member. Null when
-   * nothing matches.
+   * The ranges to replace: every occurrence of every pattern (its window, when it has one);
+   * overlapping ranges are merged and labelled by their longest member. Null when nothing matches.
    */
   scan(text: string): Span[] | null {
     // ASCII text (the common case: JSON, logs, base64, hex) is scanned as bytes, which is faster
@@ -191,18 +206,20 @@ export class Automaton {
   private accept(text: string, s: number, i: number, found: Span[] | null): Span[] | null {
     for (let t = this.out[s / this.classes]!; t !== -1; t = this.dictNext[t]!) {
       const start = i + 1 - this.depth[t]!;
-      let best = -1;
       for (const p of this.bucket.get(t)!) {
         const pat = this.patterns[p]!;
-        if ((best === -1 || pat.length > this.patterns[best]!.length) && text.startsWith(pat, start)) best = p;
+        if (!text.startsWith(pat, start)) continue;
+        if (this.winOffset) {
+          const from = start - this.winOffset[p]!;
+          (found ??= []).push({ start: Math.max(0, from), end: Math.min(text.length, from + this.winLength![p]!), pattern: p });
+        } else (found ??= []).push({ start, end: start + pat.length, pattern: p });
       }
-      if (best !== -1) (found ??= []).push({ start, end: start + this.patterns[best]!.length, pattern: best });
     }
     return found;
   }
 }
 
-/** Sorted by start; overlapping ranges merged and labelled by their longest member. */
+/** Sorted by start; overlapping ranges merged and labelled by their longest member (the lower pattern index on a tie). */
 function merge(found: Span[]): Span[] {
   found.sort((a, b) => a.start - b.start || b.end - a.end);
   const merged: Span[] = [];
@@ -211,7 +228,7 @@ function merge(found: Span[]): Span[] {
     const last = merged[merged.length - 1];
     const len = sp.end - sp.start;
     if (last && sp.start < last.end) {
-      if (len > bestLen) {
+      if (len > bestLen || (len === bestLen && sp.pattern < last.pattern)) {
         bestLen = len;
         last.pattern = sp.pattern;
       }
