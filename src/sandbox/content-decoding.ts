@@ -135,15 +135,14 @@ export async function readDecoded(source: Readable | AsyncIterable<Buffer>, codi
     },
   });
   const input = source instanceof Readable ? source : Readable.from(source);
+  let failed: Error | undefined;
+  const decoders = [...codings].reverse().map((c) => decoder(c, tolerant).once('error', (e: Error) => (failed ??= e)));
   try {
-    await pipeline([input, counter, ...[...codings].reverse().map((c) => decoder(c, tolerant)), sink]);
+    await pipeline([input, counter, ...decoders, sink]);
   } catch (e) {
     if (e === ENOUGH) return { buf: Buffer.concat(chunks, total), truncated };
     if (e === RAW_TOO_LARGE) throw new ClawguardError('tool_failed', `host "${host}" sent more than ${rawLimit} encoded bytes that did not decode to ${limit}; the response is refused`);
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code && /^Z_|^ERR_(ZLIB|BROTLI|ZSTD)/.test(code)) {
-      throw new ClawguardError('tool_failed', `host "${host}" sent a body that does not decode as ${codings.join(', ')} (${(e as Error).message}); the response is refused`);
-    }
+    if (failed) throw new ClawguardError('tool_failed', `host "${host}" sent a body that does not decode as ${codings.join(', ')} (${failed.message}); the response is refused`);
     throw e;
   }
   return { buf: Buffer.concat(chunks, total), truncated };

@@ -334,7 +334,7 @@ export function createEgressGuard(opts: EgressGuardOptions): EgressGuard {
         try {
           codings = codingsOf(res.headers, c.host);
         } catch (e) {
-          res.body.destroy();
+          res.body.on('error', () => undefined).destroy(); // not read; the connection is not reused
           throw e;
         }
         const { buf, truncated } = codings.length ? await readDecoded(res.body, codings, cap, c.host) : await readCapped(res.body, cap);

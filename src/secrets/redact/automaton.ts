@@ -12,6 +12,8 @@ export interface Span {
   start: number;
   end: number;
   pattern: number;
+  /** Where the pattern itself was found (inside its window). */
+  hit: number;
 }
 
 /**
@@ -21,6 +23,12 @@ export interface Span {
 export interface PatternWindows {
   offset: readonly number[];
   length: readonly number[];
+  /**
+   * Patterns from this index on are approximate (their window is where a value would sit if the
+   * match is part of it): one found inside an exact match is dropped, the exact one says where the
+   * value is. One found outside keeps its window, even where that window overlaps an exact match.
+   */
+  approximateFrom?: number;
 }
 
 export const PREFIX = 12;
@@ -40,6 +48,7 @@ export class Automaton {
 
   private readonly winOffset: Int32Array | undefined;
   private readonly winLength: Int32Array | undefined;
+  private readonly approximateFrom: number;
 
   constructor(readonly patterns: readonly string[], windows?: PatternWindows) {
     this.size = patterns.length;
@@ -47,6 +56,7 @@ export class Automaton {
       this.winOffset = Int32Array.from(windows.offset);
       this.winLength = Int32Array.from(windows.length);
     }
+    this.approximateFrom = windows?.approximateFrom ?? patterns.length;
     // Alphabet compression: every code unit used by a prefix gets a class; all others share class 0.
     this.cls = new Uint16Array(65536);
     let classes = 1;
@@ -133,7 +143,7 @@ export class Automaton {
     // than charCodeAt; positions are the same because every character is one byte.
     const bytes = text.length >= 256 ? Buffer.from(text, 'utf8') : undefined;
     const found = bytes && bytes.length === text.length ? this.scanBytes(text, bytes) : this.scanChars(text);
-    return found ? merge(found) : null;
+    return found ? merge(this.approximateFrom < this.size ? this.preferExact(found) : found) : null;
   }
 
   private scanChars(text: string): Span[] | null {
@@ -202,6 +212,26 @@ export class Automaton {
     return found;
   }
 
+  /** Drops approximate spans whose pattern was found inside an exact match. */
+  private preferExact(found: Span[]): Span[] {
+    const from = this.approximateFrom;
+    const exact = merge(found.filter((s) => s.pattern < from));
+    if (exact.length === 0) return found;
+    const starts = exact.map((s) => s.start);
+    return found.filter((s) => {
+      if (s.pattern < from) return true;
+      // The last exact span starting at or before the hit: does it contain the whole hit?
+      let lo = 0;
+      let hi = starts.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (starts[mid]! <= s.hit) lo = mid + 1;
+        else hi = mid;
+      }
+      return lo === 0 || exact[lo - 1]!.end < s.hit + this.patterns[s.pattern]!.length;
+    });
+  }
+
   /** A prefix ends at `i` in state row `s`: compare the full patterns that start with it (and with its suffixes). */
   private accept(text: string, s: number, i: number, found: Span[] | null): Span[] | null {
     for (let t = this.out[s / this.classes]!; t !== -1; t = this.dictNext[t]!) {
@@ -211,13 +241,14 @@ export class Automaton {
         if (!text.startsWith(pat, start)) continue;
         if (this.winOffset) {
           const from = start - this.winOffset[p]!;
-          (found ??= []).push({ start: Math.max(0, from), end: Math.min(text.length, from + this.winLength![p]!), pattern: p });
-        } else (found ??= []).push({ start, end: start + pat.length, pattern: p });
+          (found ??= []).push({ start: Math.max(0, from), end: Math.min(text.length, from + this.winLength![p]!), pattern: p, hit: start });
+        } else (found ??= []).push({ start, end: start + pat.length, pattern: p, hit: start });
       }
     }
     return found;
   }
 }
+
 
 /** Sorted by start; overlapping ranges merged and labelled by their longest member (the lower pattern index on a tie). */
 function merge(found: Span[]): Span[] {

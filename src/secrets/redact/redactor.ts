@@ -123,7 +123,7 @@ export class SecretRedactor implements OutputFilter {
     for (const [secret, vals] of this.values) for (const v of vals) for (const f of formsOf(v)) add(f, secret, 0, f.length);
     const partialFrom = patterns.length;
     for (const [secret, vals] of this.values) for (const v of vals) for (const a of fragmentAnchorsOf(v)) add(a.text, secret, a.offset, a.formLength);
-    this.automaton = patterns.length ? new Automaton(patterns, { offset, length }) : undefined;
+    this.automaton = patterns.length ? new Automaton(patterns, { offset, length, approximateFrom: partialFrom }) : undefined;
     this.labels = labels;
     this.secretOf = secretOf;
     this.partialFrom = partialFrom;
