@@ -90,7 +90,7 @@ export function httpFetchTool(sandboxes: SandboxDirectory, deps: { inject?: Secr
           : {}),
       });
       const ct = res.headers['content-type'];
-      const body = await agentBody(res.body, deps.redactor, { maxBytes, truncated: res.truncated, where: 'http.fetch', ...(typeof ct === 'string' ? { contentType: ct } : {}) });
+      const body = await agentBody(res.body, deps.redactor, { maxBytes, truncated: res.truncated, charsets: true, where: 'http.fetch', ...(typeof ct === 'string' ? { contentType: ct } : {}) });
       const headers = { ...res.headers };
       // The length of what was received would measure what was redacted (or, encoded, how well it compressed).
       if (body.changed) delete headers['content-length'];

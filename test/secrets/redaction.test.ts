@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pino from 'pino';
 import type { AuditEventInput } from '../../src/pipeline/index.js';
-import { Automaton, blockSize, formsOf, fragmentAnchorsOf, MIN_PATTERN_LENGTH, redactingAuditSink, redactingLogger, SecretRedactor } from '../../src/secrets/index.js';
+import { agentBody, Automaton, blockSize, formsOf, fragmentAnchorsOf, MIN_PATTERN_LENGTH, redactingAuditSink, redactingLogger, SecretRedactor } from '../../src/secrets/index.js';
 import { mulberry32 } from '../helpers/prng.js';
 
 const VALUE = 'sk-live-Q9x!7 "quoted" \\ ü/+=?&end';
@@ -338,5 +338,40 @@ test('redactBounded: redacted whole, then cut at every offset — never inside a
     const at = text.indexOf(v) + 5;
     const cut = r.redactBounded(text, 'test', { keep: 1e9, measure, safeEnd: at });
     assert.ok(cut.text.endsWith('[REDACTED:partner]') && cut.truncated, cut.text);
+  }
+});
+
+test('agentBody: bytes that hide a value (UTF-16 with or without a mark, compression without a header, both) are looked into; the agent gets the inside, redacted', async () => {
+  const zlib = await import('node:zlib');
+  const v = 'sk-live-' + 'Zq8Lm3Np7Rt2Wx5Yb9Vc4Kd6Hf1Jg0Ts';
+  const r = new SecretRedactor();
+  r.add('k', v);
+  const text = `{"error":"bad key ${v}","n":1}`;
+  const be = (s: string) => Buffer.from(s, 'utf16le').swap16();
+  const cases: Array<[string, Buffer, boolean]> = [
+    ['utf-16le, undeclared', Buffer.from(text, 'utf16le'), false],
+    ['utf-16be with a mark', Buffer.concat([Buffer.from([0xfe, 0xff]), be(text)]), false],
+    ['utf-16le, declared, as an HTTP body', Buffer.from(text, 'utf16le'), true],
+    ['gzip, undeclared', zlib.gzipSync(text), false],
+    ['gzip of gzip of utf-16le', zlib.gzipSync(zlib.gzipSync(Buffer.from(text, 'utf16le'))), false],
+    ['zlib-wrapped deflate', zlib.deflateSync(text), false],
+  ];
+  for (const [name, buf, charsets] of cases) {
+    const got = await agentBody(buf, r, { maxBytes: 1000, truncated: false, charsets, contentType: charsets ? 'application/json; charset=utf-16le' : 'application/octet-stream', where: 'test' });
+    assert.equal(got.bodyEncoding, 'utf8', name);
+    assert.equal(got.body.replace(/^\uFEFF/, ''), '{"error":"bad key [REDACTED:k]","n":1}', name);
+    assert.ok(got.decoded.length > 0 && got.changed, name);
+  }
+  // Nothing to hide: bytes stay bytes, a file stays as it is.
+  const plain = zlib.gzipSync('nothing secret here');
+  const got = await agentBody(plain, r, { maxBytes: 1000, truncated: false, where: 'test' });
+  assert.deepEqual([got.bodyEncoding, got.body, got.changed], ['base64', plain.toString('base64'), false]);
+  // A multi-byte character cut by the reader's cap is dropped, not turned into base64; a cut at maxBytes never splits one.
+  const cut = await agentBody(Buffer.from('abc€def').subarray(0, 5), undefined, { maxBytes: 1000, truncated: true, where: 'test' });
+  assert.deepEqual([cut.bodyEncoding, cut.body, cut.truncated], ['utf8', 'abc', true]);
+  const long = Buffer.from('abc€'.repeat(200));
+  for (let m = 1; m < 20; m++) {
+    const x = await agentBody(long, r, { maxBytes: m, truncated: false, where: 'test' });
+    assert.ok(x.bodyEncoding === 'utf8' && Buffer.byteLength(x.body) <= m && long.toString().startsWith(x.body) && x.truncated, `maxBytes ${m}: ${x.body}`);
   }
 });

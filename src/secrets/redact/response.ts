@@ -31,6 +31,22 @@ export function readAhead(r: BodyRedactor | undefined): number {
 
 const fatalUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
+/** UTF-16 that says nothing about itself: ASCII text in it has a zero in every other byte. */
+function utf16Guess(buf: Buffer): 'utf-16le' | 'utf-16be' | undefined {
+  const n = Math.min(buf.length, 4096) & ~1;
+  if (n < 8) return undefined;
+  let even = 0;
+  let odd = 0;
+  for (let i = 0; i < n; i += 2) {
+    if (buf[i] === 0) even++;
+    if (buf[i + 1] === 0) odd++;
+  }
+  const half = n / 2;
+  if (odd > half * 0.3 && even < half * 0.05) return 'utf-16le';
+  if (even > half * 0.3 && odd < half * 0.05) return 'utf-16be';
+  return undefined;
+}
+
 /** A UTF-16 charset the content type declares, or a byte-order mark shows. */
 function utf16Of(buf: Buffer, contentType: string | undefined): 'utf-16le' | 'utf-16be' | undefined {
   const m = /charset\s*=\s*"?([\w-]+)/i.exec(contentType ?? '');
@@ -42,12 +58,11 @@ function utf16Of(buf: Buffer, contentType: string | undefined): 'utf-16le' | 'ut
   return undefined;
 }
 
-/** The bytes as text: UTF-8 when they are (a character cut by the cap is dropped), else base64. */
-function textOf(buf: Buffer, truncated: boolean, contentType: string | undefined): { text: string; encoding: 'utf8' | 'base64'; via?: string } {
-  const u16 = utf16Of(buf, contentType);
-  if (u16) {
+/** The bytes as text: as UTF-16 when asked, else UTF-8 when they are (a character cut by the cap is dropped), else base64. */
+function textOf(buf: Buffer, truncated: boolean, utf16?: 'utf-16le' | 'utf-16be'): { text: string; encoding: 'utf8' | 'base64'; via?: string } {
+  if (utf16) {
     try {
-      return { text: new TextDecoder(u16, { fatal: true }).decode(truncated ? buf.subarray(0, buf.length & ~1) : buf), encoding: 'utf8', via: u16 };
+      return { text: new TextDecoder(utf16, { fatal: true }).decode(truncated ? buf.subarray(0, buf.length & ~1) : buf), encoding: 'utf8', via: utf16 };
     } catch {
       /* not UTF-16 after all */
     }
@@ -72,44 +87,64 @@ function textOf(buf: Buffer, truncated: boolean, contentType: string | undefined
 export interface ShapeOptions {
   /** Most bytes of body the agent gets. */
   maxBytes: number;
-  /** The guard stopped reading at its cap (there was more). */
+  /** The reader stopped at its cap (there was more). */
   truncated: boolean;
   contentType?: string;
+  /**
+   * A UTF-16 body (declared, or with a byte-order mark) is handed on as text (an HTTP response).
+   * Without this, bytes stay bytes (a file) and UTF-16 is only looked into.
+   */
+  charsets?: boolean;
   where: string;
 }
+
+type Shaped = BoundedText & { encoding: 'utf8' | 'base64'; via?: string };
 
 /**
  * Shapes a received body for the agent. `buf` must hold at least readAhead() bytes more than
  * `maxBytes` when the response is that long, so every catch near the cut is whole.
  */
 export async function agentBody(buf: Buffer, r: BodyRedactor | undefined, o: ShapeOptions): Promise<AgentBody> {
-  const decoded: string[] = [];
+  const u16 = utf16Of(buf, o.contentType);
   if (!r) {
     const cut = buf.length > o.maxBytes;
-    const t = textOf(cut ? buf.subarray(0, o.maxBytes) : buf, cut || o.truncated, o.contentType);
-    return { body: t.text, bodyEncoding: t.encoding, truncated: cut || o.truncated, changed: cut, decoded };
+    const t = textOf(cut ? buf.subarray(0, o.maxBytes) : buf, cut || o.truncated, o.charsets ? u16 : undefined);
+    return { body: t.text, bodyEncoding: t.encoding, truncated: cut || o.truncated, changed: cut || !!t.via, decoded: t.via ? [t.via] : [] };
   }
   const span = r.maxSpan();
-  const shape = (b: Buffer, truncated: boolean): BoundedText & { encoding: 'utf8' | 'base64'; via?: string } => {
-    const t = textOf(b, truncated, o.contentType);
+  const shape = (b: Buffer, truncated: boolean, utf16?: 'utf-16le' | 'utf-16be'): Shaped => {
+    const t = textOf(b, truncated, utf16);
     const keep = t.encoding === 'utf8' ? o.maxBytes : 4 * Math.ceil(o.maxBytes / 3);
     const bounded = r.redactBounded(t.text, o.where, { keep, measure: t.encoding === 'utf8' ? 'utf8' : 'chars', ...(truncated ? { safeEnd: Math.max(0, t.text.length - span) } : {}) });
     return { ...bounded, encoding: t.encoding, ...(t.via ? { via: t.via } : {}) };
   };
-  const out = shape(buf, o.truncated);
-  if (out.via) decoded.push(out.via);
-  // A body that is compressed without saying so (a lying content-encoding, a .gz the host serves
-  // for the request) could carry a value the redactor cannot see: look inside; if a layer holds a
-  // catch, the agent gets that layer, redacted, instead of the bytes that hide it.
-  if (out.encoding === 'base64' && out.caught === 0 && sniffCoding(buf)) {
+  const done = (x: Shaped, decoded: string[]): AgentBody => ({ body: x.text, bodyEncoding: x.encoding, truncated: x.truncated || o.truncated, changed: x.caught > 0 || x.truncated || decoded.length > 0, decoded });
+  const out = shape(buf, o.truncated, o.charsets ? u16 : undefined);
+  if (out.caught > 0 || out.via) return done(out, out.via ? [out.via] : []);
+  // Bytes that hide text the redactor cannot see as it reads them: UTF-16 (declared, marked, or
+  // undeclared), or a body compressed without saying so (a lying content-encoding, a .gz file).
+  // Look inside; if a reading holds a catch, the agent gets that reading, redacted, instead.
+  const asUtf16 = (b: Buffer, truncated: boolean, decoded: string[]): AgentBody | undefined => {
+    const cs = utf16Of(b, o.contentType) ?? utf16Guess(b);
+    if (!cs) return undefined;
+    const inner = shape(b, truncated, cs);
+    return inner.caught > 0 && inner.via ? done(inner, [...decoded, cs]) : undefined;
+  };
+  const direct = asUtf16(buf, o.truncated, []);
+  if (direct) return direct;
+  if (out.encoding === 'base64' && sniffCoding(buf)) {
     const limit = buf.length + 3 * span + 4 + o.maxBytes;
+    const decoded: string[] = [];
+    let outer = buf;
     for (const layer of await hiddenLayers(buf, limit)) {
-      decoded.push(`${sniffCoding(buf) ?? 'compressed'} (undeclared)`);
-      const inner = shape(layer, o.truncated || layer.length >= limit);
-      if (inner.caught > 0) return { body: inner.text, bodyEncoding: inner.encoding, truncated: inner.truncated, changed: true, decoded };
-      buf = layer;
+      decoded.push(`${sniffCoding(outer)} (undeclared)`);
+      const truncated = o.truncated || layer.length >= limit;
+      const inner = shape(layer, truncated);
+      if (inner.caught > 0) return done(inner, decoded);
+      const wide = asUtf16(layer, truncated, decoded);
+      if (wide) return wide;
+      outer = layer;
     }
-    decoded.length = out.via ? 1 : 0;
   }
-  return { body: out.text, bodyEncoding: out.encoding, truncated: out.truncated || o.truncated, changed: out.caught > 0 || out.truncated || !!out.via, decoded };
+  return done(out, []);
 }
