@@ -5,19 +5,20 @@
  * with a non-empty block list is a pure block list (default allow); both empty denies everything.
  * Entries are host patterns (host-pattern.ts) with any scheme and port unless they name one.
  */
-import { DESTINATION_LIST, hostPatternMatches, parseHostPatterns, type HostPattern, type Target } from './host-pattern.js';
+import { canonicalHost, DESTINATION_LIST, hostPatternMatches, parseHostPatterns, type HostPattern, type Target } from './host-pattern.js';
 
 export type DomainDecision = { ok: true; rule: string } | { ok: false; reason: string };
 
 /** A host name alone stands for itself on any scheme and port (patterns that name a port do not match it). */
 function asTarget(t: Target | string): Target | { host: string } {
-  return typeof t === 'string' ? { host: t.toLowerCase().replace(/\.$/, '') } : t;
+  return typeof t === 'string' ? { host: canonicalHost(t) } : t;
 }
 
+/** By name only: a list entry that is an address matches that literal, not whatever resolves to it. */
 function matches(p: HostPattern, t: Target | { host: string }): boolean {
-  if ('scheme' in t) return hostPatternMatches({ ...p, cidr: undefined }, { scheme: t.scheme, host: t.host, port: t.port });
+  if ('scheme' in t) return hostPatternMatches(p, t.address === undefined ? t : { scheme: t.scheme, host: t.host, port: t.port });
   if (p.scheme !== undefined || p.port !== undefined) return false;
-  return hostPatternMatches({ ...p, cidr: undefined }, { scheme: 'https', host: t.host, port: 443 });
+  return hostPatternMatches(p, { scheme: 'https', host: t.host, port: 443 });
 }
 
 export class DomainRules {

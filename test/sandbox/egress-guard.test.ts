@@ -268,6 +268,8 @@ test('the caller does not choose the encoding: accept-encoding and accept-charse
   const zlib = await import('node:zlib');
   const text = 'the body as the server meant it: ' + 'abc'.repeat(50);
   const gz = (b: Buffer | string) => zlib.gzipSync(b);
+  // zstd where this Node has it (22.15+, 24); elsewhere it must be refused, never passed through.
+  const zstd = (zlib as unknown as { zstdCompressSync?: (b: Buffer) => Buffer }).zstdCompressSync;
   const s = await serve((req, res) => {
     const u = new URL(req.url ?? '/', 'http://x');
     const c = u.searchParams.get('c');
@@ -294,6 +296,7 @@ test('the caller does not choose the encoding: accept-encoding and accept-charse
     if (c === 'lie-br') return chunked(gz(text), { 'content-encoding': 'br' });
     if (c === 'unknown') return chunked(Buffer.from(text), { 'content-encoding': 'compress' });
     if (c === 'deep') return chunked(gz(gz(gz(gz(gz(text))))), { 'content-encoding': 'gzip, gzip, gzip, gzip, gzip' });
+    if (c === 'zstd') return chunked(zstd ? zstd(Buffer.from(text)) : Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0]), { 'content-encoding': 'zstd' });
     res.end(text);
   });
   const g = createEgressGuard({ allowedDomains: ['127.0.0.1'], blockedDomains: ['*'], allowPrivate: ['127.0.0.1'] });
@@ -318,6 +321,8 @@ test('the caller does not choose the encoding: accept-encoding and accept-charse
     await assert.rejects(g.fetch(url('lie-br')), (e: Error & { code: string }) => e.code === 'tool_failed' && /does not decode as br/.test(e.message));
     await assert.rejects(g.fetch(url('unknown')), (e: Error & { code: string }) => e.code === 'tool_failed' && /encoding "compress", which this gateway cannot decode/.test(e.message));
     await assert.rejects(g.fetch(url('deep')), /5 nested encodings/);
+    if (zstd) assert.equal((await g.fetch(url('zstd'))).body.toString(), text);
+    else await assert.rejects(g.fetch(url('zstd')), (e: Error & { code: string }) => e.code === 'tool_failed' && /encoding "zstd", which this gateway cannot decode \(it decodes gzip, deflate, br\)/.test(e.message));
     const small = await g.fetch(url('gzip'), { maxResponseBytes: 10 });
     assert.deepEqual([small.body.toString(), small.truncated], [text.slice(0, 10), true], 'the cap is on decoded bytes');
   } finally {

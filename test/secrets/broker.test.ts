@@ -201,6 +201,21 @@ test('exposures: each redaction catch counts against its secret and is audited (
   }
 });
 
+test('a part of a value (a host that cut it short) is an exposure too, audited as a part', async () => {
+  const r = rig(config, { env });
+  try {
+    await r.broker.start({ schedule: false });
+    const out = r.broker.redactor.redactText(`{"error":"invalid key ${OPENAI.slice(0, 25)}..."}`, 'http.fetch');
+    // The whole place the value would take goes, not only the part: what comes out says nothing about how far the part went.
+    assert.equal(out, '{"error":"invalid key [REDACTED:openai]');
+    await new Promise((res) => setImmediate(res));
+    assert.deepEqual(r.audit.ofType('secret.exposure').map((e) => e.payload), [{ secret: 'openai', count: 1, partial: 1, where: ['http.fetch'] }]);
+    assert.equal(r.broker.status().secrets.find((s) => s.name === 'openai')!.exposures, 1);
+  } finally {
+    r.close();
+  }
+});
+
 test('start(): prefetch teaches the redactor every value before any use; an unavailable one does not stop the rest', async () => {
   const r = rig({ ...config, broken: { source: 'env', env: 'NOT_SET', agents: [], allowedHosts: [] } }, { env });
   try {
