@@ -141,6 +141,7 @@ export async function readDecoded(source: Readable | AsyncIterable<Buffer>, codi
     await pipeline([input, counter, ...decoders, sink]);
   } catch (e) {
     if (e === ENOUGH) return { buf: Buffer.concat(chunks, total), truncated };
+    if (raw === 0 && failed) return { buf: Buffer.alloc(0), truncated: false }; // no body: nothing was encoded
     if (e === RAW_TOO_LARGE) throw new ClawguardError('tool_failed', `host "${host}" sent more than ${rawLimit} encoded bytes that did not decode to ${limit}; the response is refused`);
     if (failed) throw new ClawguardError('tool_failed', `host "${host}" sent a body that does not decode as ${codings.join(', ')} (${failed.message}); the response is refused`);
     throw e;

@@ -332,7 +332,8 @@ export function createEgressGuard(opts: EgressGuardOptions): EgressGuard {
         }
         let codings: Coding[];
         try {
-          codings = codingsOf(res.headers, c.host);
+          // A HEAD, 204 or 304 response has no body; its content-encoding describes the one a GET would get.
+          codings = method === 'HEAD' || res.statusCode === 204 || res.statusCode === 304 ? [] : codingsOf(res.headers, c.host);
         } catch (e) {
           res.body.on('error', () => undefined).destroy(); // not read; the connection is not reused
           throw e;

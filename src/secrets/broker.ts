@@ -10,10 +10,10 @@ import type { Registry } from 'prom-client';
 import type { ModelProviderConfig, SecretConfig, SecretSource } from '../config/index.js';
 import { ClawguardError, errorShape } from '../errors/index.js';
 import type { AuditEventInput, AuditSink, Principal } from '../pipeline/index.js';
+import { canonicalHost } from '../sandbox/host-pattern.js';
 import type { SqliteDb } from '../store/index.js';
 import { type Clock, systemClock } from './clock.js';
 import { deriveKey, fingerprint } from './crypto.js';
-import { canonicalHost } from '../sandbox/host-pattern.js';
 import { hostAllowed } from './hosts.js';
 import { MasterKey } from './master-key.js';
 import { SecretMetrics } from './metrics.js';
@@ -311,7 +311,7 @@ export class SecretsBroker {
     const e = this.entries.get(name);
     if (!e) return this.refuse(GATEWAY_PRINCIPAL, name, host, 'unavailable', `models.${provider.name}.apiKeySecret names secret "${name}", which is not configured`);
     if (!hostAllowed(e.cfg.allowedHosts, url)) {
-      return this.refuse(GATEWAY_PRINCIPAL, name, host, 'host_blocked', `secret "${name}" (models.${provider.name}.apiKeySecret) may not be sent to ${host}: add it to secrets.${name}.allowedHosts`);
+      return this.refuse(GATEWAY_PRINCIPAL, name, host, 'host_blocked', `secret "${name}" (models.${provider.name}.apiKeySecret) may not be sent to ${url.origin}: add "${url.origin}" to secrets.${name}.allowedHosts (a bare host is https on 443 only)`);
     }
     return this.release(GATEWAY_PRINCIPAL, e, name, host, { result: 'allowed', target: `model:${provider.name}`, version: e.cached?.version ?? null });
   };

@@ -7,7 +7,6 @@ import type { SandboxDirectory } from './sandboxes.js';
 
 const path = z.string().min(1).max(4096);
 
-
 export function fsTools(sandboxes: SandboxDirectory, limits: { maxReadBytes: number; maxWriteBytes: number; redactor?: BodyRedactor }): ToolDefinition<never>[] {
   const read: ToolDefinition<{ path: string; maxBytes?: number | undefined }> = {
     name: 'fs.read',

@@ -295,6 +295,8 @@ test('the caller does not choose the encoding: accept-encoding and accept-charse
     if (c === 'lie-plain') return chunked(Buffer.from(text), { 'content-encoding': 'gzip' });
     if (c === 'lie-br') return chunked(gz(text), { 'content-encoding': 'br' });
     if (c === 'unknown') return chunked(Buffer.from(text), { 'content-encoding': 'compress' });
+    if (c === 'empty') return void res.writeHead(200, { 'content-encoding': 'gzip' }).end();
+    if (req.method === 'HEAD') return void res.writeHead(200, { 'content-encoding': 'br', 'content-length': '1234' }).end();
     if (c === 'deep') return chunked(gz(gz(gz(gz(gz(text))))), { 'content-encoding': 'gzip, gzip, gzip, gzip, gzip' });
     if (c === 'zstd') return chunked(zstd ? zstd(Buffer.from(text)) : Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0]), { 'content-encoding': 'zstd' });
     res.end(text);
@@ -321,6 +323,7 @@ test('the caller does not choose the encoding: accept-encoding and accept-charse
     await assert.rejects(g.fetch(url('lie-br')), (e: Error & { code: string }) => e.code === 'tool_failed' && /does not decode as br/.test(e.message));
     await assert.rejects(g.fetch(url('unknown')), (e: Error & { code: string }) => e.code === 'tool_failed' && /encoding "compress", which this gateway cannot decode/.test(e.message));
     await assert.rejects(g.fetch(url('deep')), /5 nested encodings/);
+    assert.deepEqual([(await g.fetch(url('empty'))).body.length, (await g.fetch(url('x'), { method: 'HEAD' })).status], [0, 200], 'no body, nothing to decode');
     if (zstd) assert.equal((await g.fetch(url('zstd'))).body.toString(), text);
     else await assert.rejects(g.fetch(url('zstd')), (e: Error & { code: string }) => e.code === 'tool_failed' && /encoding "zstd", which this gateway cannot decode \(it decodes gzip, deflate, br\)/.test(e.message));
     const small = await g.fetch(url('gzip'), { maxResponseBytes: 10 });

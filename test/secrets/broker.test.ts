@@ -158,7 +158,7 @@ test('model API keys: apiKeySecret resolves through the broker, bound to the pro
   try {
     const base = { type: 'openai-compatible' as const, timeoutMs: 1000, headers: {} };
     assert.equal(await r.broker.apiKeyResolver({ name: 'openai', baseUrl: 'https://api.openai.com/v1', apiKeySecret: 'openai', ...base }), OPENAI);
-    await assert.rejects(r.broker.apiKeyResolver({ name: 'proxy', baseUrl: 'https://llm-proxy.evil.example/v1', apiKeySecret: 'openai', ...base }), (e: any) => e.code === 'host_blocked' && /add it to secrets.openai.allowedHosts/.test(e.message));
+    await assert.rejects(r.broker.apiKeyResolver({ name: 'proxy', baseUrl: 'https://llm-proxy.evil.example/v1', apiKeySecret: 'openai', ...base }), (e: any) => e.code === 'host_blocked' && /may not be sent to https:\/\/llm-proxy.evil.example: add "https:\/\/llm-proxy.evil.example" to secrets.openai.allowedHosts/.test(e.message));
     assert.equal(await r.broker.apiKeyResolver({ name: 'local', baseUrl: 'http://127.0.0.1:8000/v1', apiKeyEnv: 'PLAIN_KEY', ...base }), 'plain-env-key');
     assert.equal(await r.broker.apiKeyResolver({ name: 'none', baseUrl: 'http://127.0.0.1:8000/v1', ...base }), undefined);
     const use = r.audit.ofType('secret.use')[0]!;

@@ -1,8 +1,8 @@
 /**
- * The body of an HTTP response as an agent gets it: decoded (the egress guard has undone the
- * declared codings; a body that only looks compressed is looked into here), turned into text (UTF-8,
- * a declared or marked UTF-16, else base64), redacted whole, and only then cut to the size the agent
- * asked for. Nothing the agent chooses — maxBytes, where the cap falls, an encoding — decides what
+ * A body as an agent gets it (an HTTP response, a file): decoded (the egress guard has undone the
+ * declared codings; bytes that only look compressed or UTF-16 are looked into here), turned into
+ * text (UTF-8, a declared UTF-16, else base64), redacted whole, and only then cut to the size the
+ * agent asked for. Nothing the agent chooses — maxBytes, where the cap falls, an encoding — decides what
  * part of a secret is shown: the cut is made on redacted text and never inside a replacement.
  */
 import { hiddenLayers, sniffCoding } from '../../sandbox/content-decoding.js';
