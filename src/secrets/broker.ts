@@ -213,7 +213,8 @@ export class SecretsBroker {
     if (!e) return this.refuse(principal, secretName, host, 'unavailable', `no secret named "${secretName}" is configured`);
     if (!hostAllowed(e.cfg.allowedHosts, destination)) {
       const allowed = e.cfg.allowedHosts.length ? e.cfg.allowedHosts.join(', ') : 'none';
-      return this.refuse(principal, secretName, host, 'host_blocked', `secret "${secretName}" may only be sent to its allowedHosts (${allowed}), not to ${destination.origin}`);
+      const hint = destination.protocol !== 'https:' || destination.port ? ' (an entry without a scheme is https, without a port 443: bind an origin such as http://host:port)' : '';
+      return this.refuse(principal, secretName, host, 'host_blocked', `secret "${secretName}" may only be sent to its allowedHosts (${allowed}), not to ${destination.origin}${hint}`);
     }
     return this.use(principal, e, host, destination.origin);
   }

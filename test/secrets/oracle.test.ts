@@ -175,6 +175,14 @@ const AGENT = `export default async (input, ctx) => {
     const seen = r.ok ? r.result.body.slice(at) : '';
     if (!seen.startsWith('[') && seen.length > known.length) known = seen;
   }
+  // The same cuts through every coding the host can hide the key in.
+  for (const v of input.variants) {
+    for (let m = at - 2; m <= at + input.keyLength + 2; m++) {
+      const r = await call({ url: input.base + '/v1/echo?' + v, auth, maxBytes: m });
+      const seen = r.ok && r.result.bodyEncoding === 'utf8' ? r.result.body.slice(at) : '';
+      if (!seen.startsWith('[') && seen.length > known.length) known = seen;
+    }
+  }
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
   let recovered = null;
   if (known.length >= input.keyLength - 2) {
@@ -229,7 +237,8 @@ before(async () => {
     },
   });
   await g.gw.secrets.set('partner', KEY);
-  const r = await g.call('POST', '/v1/runs?wait=1', { profile: 'attacker', input: { base: `http://localhost:${port}`, keyLength: KEY.length, plan: plan() } });
+  const variants = ['enc=gzip', 'enc=br&chunk=3', 'enc=gzip,br', 'enc=te', 'enc=lie-none', 'enc=lie-octet', 'format=utf16', 'format=php&enc=deflate&chunk=1'];
+  const r = await g.call('POST', '/v1/runs?wait=1', { profile: 'attacker', input: { base: `http://localhost:${port}`, keyLength: KEY.length, plan: plan(), variants } });
   assert.equal(r.json.state, 'succeeded', JSON.stringify(r.json).slice(0, 2000));
   run = r.json;
 });
@@ -253,8 +262,12 @@ test('(a) maxBytes at every offset around the key shows no part of it; the equal
   assert.equal(o.recovered, null, 'the key was recovered');
   assert.equal(o.known, '', `the agent learnt a head of the key: ${o.known}`);
   const full = o.out.find((x: any) => x.args.url.endsWith('/v1/echo') && x.args.maxBytes === undefined).r.result.body as string;
+  let cuts = 0;
   for (const { args, r } of o.out) {
-    if (args.maxBytes === undefined || !r.ok || !args.url.endsWith('/v1/echo')) continue;
+    const u = new URL(args.url);
+    const variant = ['', 'enc=gzip', 'enc=br&chunk=3', 'enc=gzip,br', 'enc=te', 'enc=lie-none', 'enc=lie-octet', 'format=utf16'].includes(u.search.slice(1));
+    if (args.maxBytes === undefined || !r.ok || u.pathname !== '/v1/echo' || !variant) continue;
+    cuts++;
     const body = r.result.body as string;
     assert.ok(Buffer.byteLength(body) <= args.maxBytes, `maxBytes ${args.maxBytes}: ${Buffer.byteLength(body)} bytes`);
     assert.ok(full.startsWith(body), `maxBytes ${args.maxBytes}: not a head of the redacted body: ${body}`);
@@ -262,6 +275,7 @@ test('(a) maxBytes at every offset around the key shows no part of it; the equal
     assert.ok(body.length <= marker || body.length >= marker + '[REDACTED:partner]'.length, `maxBytes ${args.maxBytes} cut the replacement: ${body.slice(marker)}`);
     assert.equal(r.result.truncated, body.length < full.length);
   }
+  assert.ok(cuts >= 7 * (KEY.length + 5), `${cuts} cuts checked`);
   assertLearnsNothing('attack (a)', o.out);
 });
 
