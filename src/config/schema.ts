@@ -4,7 +4,14 @@
  * unknown key is an error (with a did-you-mean, see errors.ts).
  */
 import { z } from 'zod';
+import { DESTINATION_LIST, hostPatternProblems, PRIVATE_LIST, SECRET_BINDING, type HostPatternOptions } from '../sandbox/host-pattern.js';
 import { parseDurationSeconds, parseRotation } from './durations.js';
+
+/** A list of host patterns (src/sandbox/host-pattern.ts): an entry that cannot be parsed names itself and why. */
+const hostList = (o: HostPatternOptions) =>
+  z.array(z.string().min(1)).superRefine((list, ctx) => {
+    for (const p of hostPatternProblems(list, o)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [p.index], message: p.message });
+  });
 
 const seconds = z.union([z.number(), z.string()]).superRefine((v, ctx) => {
   if (parseDurationSeconds(v) === undefined) {
@@ -50,10 +57,10 @@ const fileAccess = z
 
 const networkAccess = z
   .object({
-    allowedDomains: z.array(z.string().min(1)).default([]),
-    blockedDomains: z.array(z.string().min(1)).default([]),
-    /** Hosts or CIDRs reachable even though private or loopback (e.g. a local model server). */
-    allowPrivate: z.array(z.string().min(1)).default([]),
+    allowedDomains: hostList(DESTINATION_LIST).default([]),
+    blockedDomains: hostList(DESTINATION_LIST).default([]),
+    /** Hosts, addresses or CIDRs (optionally with a port) reachable even though private or loopback (e.g. a local model server). */
+    allowPrivate: hostList(PRIVATE_LIST).default([]),
   })
   .strict();
 
@@ -129,7 +136,8 @@ export const secretSchema = z
       })
       .optional(),
     agents: z.array(z.string().min(1)).optional(),
-    allowedHosts: z.array(z.string().min(1)).optional(),
+    /** Where the secret may be sent: host (https, 443), host:port (https), scheme://host:port, *.domain. */
+    allowedHosts: hostList(SECRET_BINDING).optional(),
     gracePeriod: seconds.optional(),
     cacheTtl: seconds.optional(),
     // connection settings, per source

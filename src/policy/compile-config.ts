@@ -6,6 +6,7 @@
  * that list is set. A registered agent whose principal names a profile gets that profile's grants.
  */
 import type { ClawguardConfig, ToolRule } from '../config/index.js';
+import { parseHostPatterns, policyHostOf, SECRET_BINDING } from '../sandbox/host-pattern.js';
 import { isGroupPattern } from './actions.js';
 import { entity, likePattern, lit, strSet } from './cedar-text.js';
 
@@ -72,7 +73,9 @@ export function compileConfig(config: Pick<ClawguardConfig, 'agents' | 'secrets'
     }
   }
   for (const s of Object.values(config.secrets)) {
-    const conds = s.allowedHosts.length ? [hostCondition(s.allowedHosts)] : [];
+    // The Cedar context has the host only; scheme and port of a binding are the broker's check (secrets/hosts.ts).
+    const hosts = parseHostPatterns(s.allowedHosts, SECRET_BINDING).map(policyHostOf);
+    const conds = s.allowedHosts.length ? [hostCondition(hosts.length ? hosts : ['(no parsable host)'])] : [];
     const resource = `resource == ${entity('Secret', s.name)}`;
     for (const a of s.agents) {
       for (const [kind, type] of [['profile', 'Profile'], ['agent', 'Agent']] as const) {

@@ -3,72 +3,48 @@
  * blocked entry wins over an allow (allowed *.example.com + blocked evil.example.com blocks evil).
  * When neither list says "*": a non-empty allow list is exhaustive (default deny); an empty allow list
  * with a non-empty block list is a pure block list (default allow); both empty denies everything.
+ * Entries are host patterns (host-pattern.ts) with any scheme and port unless they name one.
  */
-import { domainToASCII } from 'node:url';
-
-export interface DomainPattern {
-  entry: string;
-  /** Canonical host (lowercase ASCII, no trailing dot, IPv6 in brackets) or suffix for wildcards. */
-  host: string;
-  wildcard: boolean;
-}
-
-/** Canonical host form as the WHATWG URL parser would produce it, trailing dot removed. */
-export function canonicalHost(hostname: string): string {
-  return hostname.toLowerCase().replace(/\.$/, '');
-}
-
-/** Canonicalise a config entry: "*.Example.COM." → wildcard "example.com"; "127.1" → "127.0.0.1". */
-export function parseDomainPattern(entry: string): DomainPattern | undefined {
-  let e = entry.trim();
-  if (e === '*') return { entry, host: '*', wildcard: true };
-  let wildcard = false;
-  if (e.startsWith('*.')) {
-    wildcard = true;
-    e = e.slice(2);
-  } else if (e.startsWith('.')) {
-    wildcard = true;
-    e = e.slice(1);
-  }
-  if (!e || e.includes('*') || /[/?#@\s]/.test(e)) return undefined;
-  let host: string;
-  try {
-    const bracketed = e.includes(':') && !e.startsWith('[') ? `[${e}]` : e;
-    host = new URL(`http://${bracketed}/`).hostname;
-  } catch {
-    const ascii = domainToASCII(e);
-    if (!ascii) return undefined;
-    host = ascii;
-  }
-  return { entry, host: canonicalHost(host), wildcard };
-}
-
-export function matchesPattern(host: string, p: DomainPattern): boolean {
-  if (p.host === '*') return true;
-  if (p.wildcard) return host.endsWith('.' + p.host); // *.example.com does not match example.com itself
-  return host === p.host;
-}
+import { canonicalHost, DESTINATION_LIST, hostPatternMatches, parseHostPatterns, type HostPattern, type Target } from './host-pattern.js';
 
 export type DomainDecision = { ok: true; rule: string } | { ok: false; reason: string };
 
+/** A host name alone stands for itself on any scheme and port (patterns that name a port do not match it). */
+function asTarget(t: Target | string): Target | { host: string } {
+  return typeof t === 'string' ? { host: canonicalHost(t) } : t;
+}
+
+/** By name only: a list entry that is an address matches that literal, not whatever resolves to it. */
+function matches(p: HostPattern, t: Target | { host: string }): boolean {
+  if ('scheme' in t) return hostPatternMatches(p, t.address === undefined ? t : { scheme: t.scheme, host: t.host, port: t.port });
+  if (p.scheme !== undefined || p.port !== undefined) return false;
+  return hostPatternMatches(p, { scheme: 'https', host: t.host, port: 443 });
+}
+
 export class DomainRules {
-  readonly allowed: DomainPattern[];
-  readonly blocked: DomainPattern[];
+  readonly allowed: HostPattern[];
+  readonly blocked: HostPattern[];
   private readonly denyByDefault: boolean;
 
   constructor(allowedDomains: string[], blockedDomains: string[]) {
-    this.allowed = allowedDomains.map(parseDomainPattern).filter((p): p is DomainPattern => !!p);
-    const blocked = blockedDomains.map(parseDomainPattern).filter((p): p is DomainPattern => !!p);
-    const star = blocked.some((b) => b.host === '*');
-    this.blocked = blocked.filter((b) => b.host !== '*');
+    this.allowed = parseHostPatterns(allowedDomains, DESTINATION_LIST);
+    const blocked = parseHostPatterns(blockedDomains, DESTINATION_LIST);
+    const star = blocked.some((b) => b.kind === 'any' && b.port === undefined && b.scheme === undefined);
+    this.blocked = blocked.filter((b) => !(b.kind === 'any' && b.port === undefined && b.scheme === undefined));
     this.denyByDefault = star || this.allowed.length > 0 || this.blocked.length === 0;
   }
 
-  decide(host: string): DomainDecision {
-    const h = canonicalHost(host);
-    const b = this.blocked.find((p) => matchesPattern(h, p));
+  /** Is a blockedDomains entry naming this destination? */
+  isBlocked(t: Target | string): HostPattern | undefined {
+    const x = asTarget(t);
+    return this.blocked.find((p) => matches(p, x));
+  }
+
+  decide(t: Target | string): DomainDecision {
+    const x = asTarget(t);
+    const b = this.blocked.find((p) => matches(p, x));
     if (b) return { ok: false, reason: `blocked by blockedDomains entry "${b.entry}"` };
-    const a = this.allowed.find((p) => matchesPattern(h, p));
+    const a = this.allowed.find((p) => matches(p, x));
     if (a) return { ok: true, rule: a.entry };
     if (this.denyByDefault) return { ok: false, reason: 'not in allowedDomains (default deny)' };
     return { ok: true, rule: '(not blocked)' };

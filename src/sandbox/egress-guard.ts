@@ -2,14 +2,21 @@
  * Egress guard: every outbound HTTP(S) request of a tool goes through here.
  * parse (WHATWG) → scheme → domain lists → resolve once → classify every address → connect to the
  * pinned address (our own connector; undici never resolves) → follow redirects ourselves, each hop
- * re-checked, bounded → cap size and time → log host, address, bytes, decision.
+ * re-checked, bounded → undo the body's codings (content-decoding.ts) → cap decoded size and time →
+ * log host, address, bytes, decision.
+ *
+ * The caller does not choose how the body is encoded: it asks for identity, never for a range of a
+ * response carrying an injected credential, never for a charset; whatever coding a server applies
+ * anyway is undone here (or the response refused), so what the caller checks is what it gets.
  */
 import { lookup as dnsLookup } from 'node:dns/promises';
 import ipaddr from 'ipaddr.js';
 import { Agent, buildConnector, request } from 'undici';
 import { ClawguardError } from '../errors/index.js';
-import { OPENABLE, classifyAddress, inCidr, parseCidr, type AddressClass, type Cidr } from './host-classify.js';
-import { DomainRules, matchesPattern, parseDomainPattern, type DomainPattern } from './domain-rules.js';
+import { codingsOf, readDecoded, type Coding } from './content-decoding.js';
+import { OPENABLE, classifyAddress, type AddressClass } from './host-classify.js';
+import { DomainRules } from './domain-rules.js';
+import { hostPatternMatches, parseHostPatterns, PRIVATE_LIST, targetOf, type Target } from './host-pattern.js';
 
 export interface ResolvedAddress {
   address: string;
@@ -38,7 +45,7 @@ export interface EgressLogEntry {
 export interface EgressGuardOptions {
   allowedDomains: string[];
   blockedDomains: string[];
-  /** Host names, addresses or CIDRs that may be loopback/private/link-local (a local model server). */
+  /** Host patterns (names, addresses, CIDRs, optionally with a port or scheme) that may be loopback/private/link-local (a local model server). */
   allowPrivate?: string[];
   /** Injectable resolver (tests); default dns.lookup(all, verbatim). Called once per hop. */
   lookup?: Resolver;
@@ -86,6 +93,8 @@ export interface EgressResponse {
   finalUrl: string;
   address: string;
   redirects: string[];
+  /** Codings the server applied and the guard undid (content-encoding, content-length and transfer-encoding are then dropped from headers). */
+  decoded: Coding[];
 }
 
 export interface EgressGuard {
@@ -98,12 +107,22 @@ const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIO
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 /** Headers that survive a cross-origin redirect; everything else may carry a credential. */
 const CROSS_ORIGIN_SAFE = new Set(['accept', 'accept-language', 'user-agent', 'cache-control', 'pragma', 'content-type', 'content-language']);
-/** Hop-by-hop or framing headers the caller never sets (undici refuses some; Host must match the URL). */
-const FORBIDDEN_HEADERS = new Set(['host', 'connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-connection', 'content-length', 'expect']);
+/**
+ * Headers the caller never sets: hop-by-hop or framing (undici refuses some; Host must match the URL),
+ * and the negotiation of how the body is encoded (the guard asks for identity itself; a charset the
+ * caller picks, such as UTF-16, would hide a value from the redactor).
+ */
+const FORBIDDEN_HEADERS = new Set(['host', 'connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-connection', 'content-length', 'expect', 'accept-encoding', 'accept-charset']);
+/** Dropped from a hop that carries an injected credential: a partial response would show a value cut where the caller chose. */
+const RANGE_HEADERS = ['range', 'if-range'];
 
+/** A URL for a message: whole (it passes the redactor whole), or only its length when very long. Never cut: a cut could end inside a secret. */
 function quote(s: string): string {
-  return JSON.stringify(s.length > 300 ? `${s.slice(0, 300)}…` : s);
+  return s.length <= 2048 ? JSON.stringify(s) : `a ${s.length}-character URL`;
 }
+
+/** Headers that describe the encoded body, not the decoded one handed on (the encoded length would also measure the compressed size of what the body holds). */
+const DECODED_AWAY = new Set(['content-encoding', 'content-length', 'transfer-encoding']);
 
 function blocked(url: string, host: string, reason: string, why: string): ClawguardError {
   return new ClawguardError('host_blocked', `egress to ${host ? `host "${host}"` : quote(url)} is blocked: ${why}`, { details: { url, host, reason } });
@@ -111,16 +130,8 @@ function blocked(url: string, host: string, reason: string, why: string): Clawgu
 
 export function createEgressGuard(opts: EgressGuardOptions): EgressGuard {
   const rules = new DomainRules(opts.allowedDomains, opts.blockedDomains);
-  const privCidrs: Cidr[] = [];
-  const privHosts: DomainPattern[] = [];
-  for (const e of opts.allowPrivate ?? []) {
-    const c = parseCidr(e);
-    if (c) privCidrs.push(c);
-    else {
-      const p = parseDomainPattern(e);
-      if (p && p.host !== '*') privHosts.push(p); // "*" would silently disable SSRF protection
-    }
-  }
+  // No "*": it would silently disable SSRF protection.
+  const privateRules = parseHostPatterns(opts.allowPrivate ?? [], PRIVATE_LIST);
   const resolver: Resolver = opts.lookup ?? ((h) => dnsLookup(h, { all: true, verbatim: true }));
   const maxRedirects = opts.maxRedirects ?? 5;
   const maxResponseBytes = opts.maxResponseBytes ?? 10 * 1024 * 1024;
@@ -133,7 +144,7 @@ export function createEgressGuard(opts: EgressGuardOptions): EgressGuard {
     }
   };
 
-  const privateAllowed = (host: string, address: string) => privHosts.some((p) => matchesPattern(host, p)) || privCidrs.some((c) => inCidr(address, c));
+  const privateAllowed = (t: Target, address: string) => privateRules.some((p) => hostPatternMatches(p, { ...t, address }));
 
   // One connection pool per checked address: its connector dials that address and nothing else,
   // whatever host name undici hands it (Host header, SNI and certificate name stay the URL's host).
@@ -174,14 +185,14 @@ export function createEgressGuard(opts: EgressGuardOptions): EgressGuard {
     const bare = host.replace(/^\[|\]$/g, '');
     const name = bare.replace(/\.$/, '');
     const isIp = ipaddr.IPv4.isValidFourPartDecimal(bare) || (host.startsWith('[') && ipaddr.IPv6.isValid(bare));
-    const port = u.port ? Number(u.port) : u.protocol === 'https:' ? 443 : 80;
+    const target = targetOf(u)!;
+    const port = target.port;
 
-    const d = rules.decide(host);
+    const d = rules.decide(target);
     if (!d.ok) {
-      // An address literal inside an explicit allowPrivate range is allowed by name too (e.g. 127.0.0.1:11434),
+      // An address literal inside an explicit allowPrivate entry is allowed by name too (e.g. 127.0.0.1:11434),
       // unless a blockedDomains entry names it.
-      const explicitlyBlocked = rules.blocked.some((p) => matchesPattern(host, p));
-      if (!(isIp && !explicitlyBlocked && privateAllowed(host, bare))) throw blocked(raw, host, 'domain', `${d.reason}`);
+      if (!(isIp && !rules.isBlocked(target) && privateAllowed(target, bare))) throw blocked(raw, host, 'domain', `${d.reason}`);
     }
 
     let addrs: ResolvedAddress[];
@@ -203,7 +214,7 @@ export function createEgressGuard(opts: EgressGuardOptions): EgressGuard {
     for (const a of addrs) {
       const cls: AddressClass = classifyAddress(a.address);
       if (cls === 'public') continue;
-      if (OPENABLE.has(cls) && privateAllowed(host, a.address)) continue;
+      if (OPENABLE.has(cls) && privateAllowed(target, a.address)) continue;
       const why =
         cls === 'metadata' ? 'it is a cloud metadata endpoint'
         : OPENABLE.has(cls) ? `${cls} addresses are reachable only when listed in allowPrivate`
@@ -273,7 +284,14 @@ export function createEgressGuard(opts: EgressGuardOptions): EgressGuard {
         if (crossOrigin) headers = Object.fromEntries(Object.entries(headers).filter(([k]) => CROSS_ORIGIN_SAFE.has(k)));
         const extra = fo.beforeHop ? await fo.beforeHop(c.url, { hop, ...(previous ? { previousUrl: previous } : {}), crossOrigin, headers: { ...headers } }) : undefined;
         const hopHeaders = { ...headers };
-        for (const [k, v] of Object.entries(extra ?? {})) if (!FORBIDDEN_HEADERS.has(k.toLowerCase())) hopHeaders[k.toLowerCase()] = v;
+        let injected = false;
+        for (const [k, v] of Object.entries(extra ?? {})) {
+          if (FORBIDDEN_HEADERS.has(k.toLowerCase())) continue;
+          hopHeaders[k.toLowerCase()] = v;
+          injected = true;
+        }
+        if (injected) for (const k of RANGE_HEADERS) delete hopHeaders[k];
+        hopHeaders['accept-encoding'] = 'identity';
         let res: Awaited<ReturnType<typeof request>>;
         try {
           res = await request(c.url, {
@@ -312,11 +330,19 @@ export function createEgressGuard(opts: EgressGuardOptions): EgressGuard {
           current = next;
           continue;
         }
-        const { buf, truncated } = await readCapped(res.body, cap);
+        let codings: Coding[];
+        try {
+          // A HEAD, 204 or 304 response has no body; its content-encoding describes the one a GET would get.
+          codings = method === 'HEAD' || res.statusCode === 204 || res.statusCode === 304 ? [] : codingsOf(res.headers, c.host);
+        } catch (e) {
+          res.body.on('error', () => undefined).destroy(); // not read; the connection is not reused
+          throw e;
+        }
+        const { buf, truncated } = codings.length ? await readDecoded(res.body, codings, cap, c.host) : await readCapped(res.body, cap);
         log({ url: c.url, host: c.host, port: c.port, address: c.pinned.address, decision: 'allow', method, hop, status: res.statusCode, bytes: buf.length, truncated, durationMs: performance.now() - t0 });
         const outHeaders: Record<string, string | string[]> = {};
-        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) outHeaders[k] = v;
-        return { status: res.statusCode, headers: outHeaders, body: buf, truncated, finalUrl: c.url, address: c.pinned.address, redirects };
+        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined && !(codings.length && DECODED_AWAY.has(k))) outHeaders[k] = v;
+        return { status: res.statusCode, headers: outHeaders, body: buf, truncated, finalUrl: c.url, address: c.pinned.address, redirects, decoded: codings };
       }
     } catch (e) {
       // An abort surfaces as whatever undici threw; report it as the timeout it was.

@@ -20,11 +20,17 @@
  *                       maxResponseBytes? = 10 MiB, timeoutMs? = 30 s, onLog?, tls? }) → EgressGuard
  *     check(url)  → { url, host, port, addresses, pinned }, or throws host_blocked / bad_request / not_found
  *     fetch(url, { method?, headers?, body?, beforeHop?, maxResponseBytes?, timeoutMs?, signal? })
- *                 → { status, headers, body, truncated, finalUrl, address, redirects }
+ *                 → { status, headers, body, truncated, finalUrl, address, redirects, decoded }
  *     close()
  *   http/https only; resolve once, every address checked, connection dialled to the pinned address;
  *   redirects followed here (each hop re-checked); on a cross-origin hop only non-credential headers
  *   survive and beforeHop re-decides injected headers. Metadata endpoints are never reachable.
+ *   The guard asks for identity encoding and undoes any coding a server applies anyway (bounded;
+ *   what it cannot decode is refused); maxResponseBytes caps the decoded body.
+ *
+ * Host patterns (secret bindings, domain lists, allowPrivate; one module, host-pattern.ts)
+ *   parseHostPattern(entry, { defaults: 'origin' | 'any', star?, cidr? }) → { ok, pattern } | { ok: false, error }
+ *   hostPatternMatches(pattern, targetOf(url, address?)) → boolean
  *
  * Process isolation
  *   detectBubblewrap() → { available, path?, version?, reason?, features? }   (cached; CLAWGUARD_BWRAP)
@@ -51,6 +57,9 @@ export type { EgressGuard, EgressGuardOptions, EgressFetchOptions, EgressRespons
 export { classifyAddress, METADATA_ADDRESSES } from './host-classify.js';
 export type { AddressClass } from './host-classify.js';
 export { DomainRules } from './domain-rules.js';
+export { parseHostPattern, parseHostPatterns, hostPatternMatches, hostPatternProblems, policyHostOf, targetOf, canonicalHost } from './host-pattern.js';
+export type { HostPattern, HostPatternOptions, Target, Scheme } from './host-pattern.js';
+export { codingsOf, readDecoded, sniffCoding, hiddenLayers, DECODABLE, type Coding } from './content-decoding.js';
 
 export { buildBwrapArgs, detectBubblewrap, resetBubblewrapDetection, systemLayout } from './bwrap.js';
 export type { BwrapSpec, BwrapInfo, Bind } from './bwrap.js';

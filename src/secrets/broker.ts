@@ -10,6 +10,7 @@ import type { Registry } from 'prom-client';
 import type { ModelProviderConfig, SecretConfig, SecretSource } from '../config/index.js';
 import { ClawguardError, errorShape } from '../errors/index.js';
 import type { AuditEventInput, AuditSink, Principal } from '../pipeline/index.js';
+import { canonicalHost } from '../sandbox/host-pattern.js';
 import type { SqliteDb } from '../store/index.js';
 import { type Clock, systemClock } from './clock.js';
 import { deriveKey, fingerprint } from './crypto.js';
@@ -101,7 +102,7 @@ export class SecretsBroker {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private ticking: Promise<void> | undefined;
-  private readonly pendingExposures = new Map<string, { count: number; where: Set<string> }>();
+  private readonly pendingExposures = new Map<string, { count: number; partial: number; where: Set<string> }>();
   private exposureFlush: NodeJS.Immediate | undefined;
 
   constructor(private readonly o: BrokerOptions) {
@@ -143,7 +144,7 @@ export class SecretsBroker {
       });
     }
     this.redactor = o.redactor ?? new SecretRedactor();
-    this.redactor.onExposure((counts, where) => this.exposed(counts, where));
+    this.redactor.onExposure((counts, where, partial) => this.exposed(counts, where, partial));
     this.metrics = o.registry ? new SecretMetrics(o.registry, this) : undefined;
   }
 
@@ -207,12 +208,13 @@ export class SecretsBroker {
    * secret_unavailable (provider down or value missing) or audit_unavailable.
    */
   async inject(principal: Principal, secretName: string, destination: URL): Promise<string> {
-    const host = destination.hostname.toLowerCase();
+    const host = canonicalHost(destination.hostname);
     const e = this.entries.get(secretName);
     if (!e) return this.refuse(principal, secretName, host, 'unavailable', `no secret named "${secretName}" is configured`);
     if (!hostAllowed(e.cfg.allowedHosts, destination)) {
       const allowed = e.cfg.allowedHosts.length ? e.cfg.allowedHosts.join(', ') : 'none';
-      return this.refuse(principal, secretName, host, 'host_blocked', `secret "${secretName}" may only be sent to its allowedHosts (${allowed}), not to ${destination.origin}`);
+      const hint = destination.protocol !== 'https:' || destination.port ? ' (an entry without a scheme is https, without a port 443: bind an origin such as http://host:port)' : '';
+      return this.refuse(principal, secretName, host, 'host_blocked', `secret "${secretName}" may only be sent to its allowedHosts (${allowed}), not to ${destination.origin}${hint}`);
     }
     return this.use(principal, e, host, destination.origin);
   }
@@ -306,11 +308,11 @@ export class SecretsBroker {
     if (!provider.apiKeySecret) return provider.apiKeyEnv ? this.env[provider.apiKeyEnv] : undefined;
     const name = provider.apiKeySecret;
     const url = new URL(provider.baseUrl);
-    const host = url.hostname.toLowerCase();
+    const host = canonicalHost(url.hostname);
     const e = this.entries.get(name);
     if (!e) return this.refuse(GATEWAY_PRINCIPAL, name, host, 'unavailable', `models.${provider.name}.apiKeySecret names secret "${name}", which is not configured`);
     if (!hostAllowed(e.cfg.allowedHosts, url)) {
-      return this.refuse(GATEWAY_PRINCIPAL, name, host, 'host_blocked', `secret "${name}" (models.${provider.name}.apiKeySecret) may not be sent to ${host}: add it to secrets.${name}.allowedHosts`);
+      return this.refuse(GATEWAY_PRINCIPAL, name, host, 'host_blocked', `secret "${name}" (models.${provider.name}.apiKeySecret) may not be sent to ${url.origin}: add "${url.origin}" to secrets.${name}.allowedHosts (a bare host is https on 443 only)`);
     }
     return this.release(GATEWAY_PRINCIPAL, e, name, host, { result: 'allowed', target: `model:${provider.name}`, version: e.cached?.version ?? null });
   };
@@ -568,7 +570,7 @@ export class SecretsBroker {
 
   // ── exposure, events ─────────────────────────────────────────────────────
 
-  private exposed(counts: Map<string, number>, where: string): void {
+  private exposed(counts: Map<string, number>, where: string, partial?: Map<string, number>): void {
     const now = this.clock.now();
     for (const [secret, n] of counts) {
       const e = this.entries.get(secret);
@@ -577,8 +579,9 @@ export class SecretsBroker {
         e.lastExposure = now;
       }
       this.metrics?.exposure.inc({ secret }, n);
-      const p = this.pendingExposures.get(secret) ?? { count: 0, where: new Set<string>() };
+      const p = this.pendingExposures.get(secret) ?? { count: 0, partial: 0, where: new Set<string>() };
       p.count += n;
+      p.partial += partial?.get(secret) ?? 0;
       p.where.add(where);
       this.pendingExposures.set(secret, p);
     }
@@ -589,7 +592,7 @@ export class SecretsBroker {
   private flushExposures(): void {
     this.exposureFlush = undefined;
     for (const [secret, p] of this.pendingExposures) {
-      this.event({ type: 'secret.exposure', subject: secret, action: 'secret.exposure', resource: `secret:${secret}`, payload: { secret, count: p.count, where: [...p.where].sort() } });
+      this.event({ type: 'secret.exposure', subject: secret, action: 'secret.exposure', resource: `secret:${secret}`, payload: { secret, count: p.count, partial: p.partial, where: [...p.where].sort() } });
     }
     this.pendingExposures.clear();
   }

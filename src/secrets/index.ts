@@ -3,8 +3,9 @@
  * injection, audit), the redactor, and the exec-protocol helpers the CLI resolver speaks.
  */
 export { SecretsBroker, GATEWAY_PRINCIPAL, type BrokerOptions, type StartOptions } from './broker.js';
-export { SecretRedactor, type ExposureListener } from './redact/redactor.js';
-export { formsOf, MIN_PATTERN_LENGTH } from './redact/forms.js';
+export { SecretRedactor, type ExposureListener, type BoundedText, type BoundOptions } from './redact/redactor.js';
+export { formsOf, fragmentAnchorsOf, blockSize, MIN_PATTERN_LENGTH } from './redact/forms.js';
+export { agentBody, readAhead, type AgentBody } from './redact/response.js';
 export { Automaton } from './redact/automaton.js';
 export { redactingLogger } from './logger.js';
 export { redactingAuditSink } from './audit-sink.js';

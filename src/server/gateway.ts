@@ -94,8 +94,8 @@ export class Gateway {
       .register(systemTimeTool)
       .register(modelChatTool({ profiles: () => config.agents, providers: () => config.models, apiKey: (p) => this.secrets.apiKeyResolver(p) }));
     this.sandboxes = new SandboxDirectory(config, stateDir, (e) => this.log.info({ egress: e }, 'egress'));
-    for (const t of fsTools(this.sandboxes, { maxReadBytes: 1024 * 1024, maxWriteBytes: 10 * 1024 * 1024 })) this.tools.register(t);
-    this.tools.register(httpFetchTool(this.sandboxes, { maxResponseBytes: 10 * 1024 * 1024, timeoutMs: 30_000, inject: (p, name, url) => this.injectSecret(p, name, url) }));
+    for (const t of fsTools(this.sandboxes, { maxReadBytes: 1024 * 1024, maxWriteBytes: 10 * 1024 * 1024, redactor })) this.tools.register(t);
+    this.tools.register(httpFetchTool(this.sandboxes, { maxResponseBytes: 10 * 1024 * 1024, timeoutMs: 30_000, inject: (p, name, url) => this.injectSecret(p, name, url), redactor }));
     this.tools.register(execRunTool(this.sandboxes));
     const telemetry = telemetryFromConfig(config.monitoring.telemetry, stateDir, config.source ? dirname(config.source) : process.cwd());
     this.auditLog = AuditLog.open({ stateDir, checkpointEvery: config.audit.checkpointEvery, checkpointSeconds: config.audit.checkpointSeconds, retentionDays: config.audit.retentionDays, registry: this.metrics.registry, log: this.log.child({ component: 'audit' }), ...(telemetry ? { telemetry } : {}) });

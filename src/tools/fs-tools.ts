@@ -1,26 +1,24 @@
-/** fs.read, fs.write, fs.list, fs.stat: each decided by policy, then checked again by the path guard. */
+/** fs.read, fs.write, fs.list, fs.stat: each decided by policy, then checked again by the path guard. fs.read content is text when the bytes are UTF-8, base64 otherwise. */
 import { z } from 'zod';
+import { agentBody, readAhead, type BodyRedactor } from '../secrets/redact/response.js';
 import { digestOf } from './audit-args.js';
 import type { ToolDefinition } from './registry.js';
 import type { SandboxDirectory } from './sandboxes.js';
 
 const path = z.string().min(1).max(4096);
 
-/** Text when the bytes are valid UTF-8, base64 otherwise. */
-function encodeContent(buf: Buffer): { content: string; encoding: 'utf8' | 'base64' } {
-  const text = buf.toString('utf8');
-  return Buffer.from(text, 'utf8').equals(buf) ? { content: text, encoding: 'utf8' } : { content: buf.toString('base64'), encoding: 'base64' };
-}
-
-export function fsTools(sandboxes: SandboxDirectory, limits: { maxReadBytes: number; maxWriteBytes: number }): ToolDefinition<never>[] {
+export function fsTools(sandboxes: SandboxDirectory, limits: { maxReadBytes: number; maxWriteBytes: number; redactor?: BodyRedactor }): ToolDefinition<never>[] {
   const read: ToolDefinition<{ path: string; maxBytes?: number | undefined }> = {
     name: 'fs.read',
     description: 'Read a file inside the allowed paths.',
     args: z.object({ path, maxBytes: z.number().int().positive().optional() }).strict(),
     resource: (a) => a.path,
     async execute(a, ctx) {
-      const r = await sandboxes.for(ctx.principal).paths.readFile(a.path, { maxBytes: Math.min(a.maxBytes ?? limits.maxReadBytes, limits.maxReadBytes) });
-      return { path: r.path, size: r.size, truncated: r.truncated, ...encodeContent(r.content) };
+      const maxBytes = Math.min(a.maxBytes ?? limits.maxReadBytes, limits.maxReadBytes);
+      // Read past maxBytes and redact before cutting (secrets/redact/response.ts): a value crossing the cut is never shown in part.
+      const r = await sandboxes.for(ctx.principal).paths.readFile(a.path, { maxBytes: maxBytes + readAhead(limits.redactor) });
+      const body = await agentBody(r.content, limits.redactor, { maxBytes, truncated: r.truncated, where: 'fs.read' });
+      return { path: r.path, size: r.size, truncated: body.truncated, content: body.body, encoding: body.bodyEncoding };
     },
   };
   const write: ToolDefinition<{ path: string; content: string; encoding?: 'utf8' | 'base64' | undefined; createDirs?: boolean | undefined }> = {

@@ -1,11 +1,14 @@
 /**
  * http.fetch: the egress guard decides the destination (allow list, SSRF, pinned address, each
- * redirect re-checked). Secrets are named, never seen: `auth: {secret, scheme}` or a header value
- * `{"$secret": name}`; the broker injects the value per hop only where that secret may go.
+ * redirect re-checked) and undoes the body's codings. Secrets are named, never seen: `auth: {secret,
+ * scheme}` or a header value `{"$secret": name}`; the broker injects the value per hop only where
+ * that secret may go. What comes back is redacted whole — body, headers, final URL, redirects — and
+ * only then cut to maxBytes (secrets/redact/response.ts), so no choice of the agent's shows a part of a value.
  */
 import { z } from 'zod';
 import { ClawguardError } from '../errors/index.js';
 import type { Principal } from '../pipeline/index.js';
+import { agentBody, readAhead, type BodyRedactor } from '../secrets/redact/response.js';
 import { digestOf } from './audit-args.js';
 import type { ToolDefinition } from './registry.js';
 import type { SandboxDirectory } from './sandboxes.js';
@@ -29,7 +32,12 @@ type Args = z.infer<typeof args>;
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
-export function httpFetchTool(sandboxes: SandboxDirectory, deps: { inject?: SecretInjector; maxResponseBytes: number; timeoutMs: number }): ToolDefinition<Args> {
+/** The redactor as http.fetch uses it: the body (bounded) and the rest of the result. */
+export interface FetchRedactor extends BodyRedactor {
+  filter(value: unknown, where?: string): unknown;
+}
+
+export function httpFetchTool(sandboxes: SandboxDirectory, deps: { inject?: SecretInjector; redactor?: FetchRedactor; maxResponseBytes: number; timeoutMs: number }): ToolDefinition<Args> {
   return {
     name: 'http.fetch',
     description: 'Fetch an http(s) URL on the allow list; name secrets to inject, never their values.',
@@ -61,11 +69,13 @@ export function httpFetchTool(sandboxes: SandboxDirectory, deps: { inject?: Secr
       }
       if (secretHeaders.length && !deps.inject) throw new ClawguardError('secret_unavailable', 'http.fetch: no secrets broker is configured; secret injection is refused');
       const sb = sandboxes.for(ctx.principal);
+      const maxBytes = Math.min(a.maxBytes ?? deps.maxResponseBytes, deps.maxResponseBytes);
       const res = await sb.egress.fetch(a.url, {
         method: a.method,
         headers: plain,
         ...(a.body !== undefined ? { body: a.body } : {}),
-        maxResponseBytes: Math.min(a.maxBytes ?? deps.maxResponseBytes, deps.maxResponseBytes),
+        // Read past the limit, so that a value crossing it is read (and redacted) whole.
+        maxResponseBytes: maxBytes + readAhead(deps.redactor),
         timeoutMs: Math.min(a.timeoutMs ?? deps.timeoutMs, deps.timeoutMs),
         ...(ctx.signal ? { signal: ctx.signal } : {}),
         // Re-decided on every hop: a redirect to another host gets the secret only if that host may have it.
@@ -79,16 +89,23 @@ export function httpFetchTool(sandboxes: SandboxDirectory, deps: { inject?: Secr
             }
           : {}),
       });
-      const text = res.body.toString('utf8');
-      const isText = Buffer.from(text, 'utf8').equals(res.body);
+      const ct = res.headers['content-type'];
+      const body = await agentBody(res.body, deps.redactor, { maxBytes, truncated: res.truncated, charsets: true, where: 'http.fetch', ...(typeof ct === 'string' ? { contentType: ct } : {}) });
+      const headers = { ...res.headers };
+      // The length of what was received would measure what was redacted (or, encoded, how well it compressed).
+      if (body.changed) delete headers['content-length'];
+      const rest = { headers, finalUrl: res.finalUrl, redirects: res.redirects };
+      const safe = (deps.redactor ? deps.redactor.filter(rest, 'http.fetch') : rest) as typeof rest;
+      const decoded = [...res.decoded, ...body.decoded];
       return {
         status: res.status,
-        headers: res.headers,
-        body: isText ? text : res.body.toString('base64'),
-        bodyEncoding: isText ? 'utf8' : 'base64',
-        truncated: res.truncated,
-        finalUrl: res.finalUrl,
-        redirects: res.redirects,
+        headers: safe.headers,
+        body: body.body,
+        bodyEncoding: body.bodyEncoding,
+        truncated: body.truncated,
+        finalUrl: safe.finalUrl,
+        redirects: safe.redirects,
+        ...(decoded.length ? { decoded } : {}),
       };
     },
   };

@@ -263,3 +263,148 @@ test('https: SNI and certificate name are the host, while the socket goes to the
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('the caller does not choose the encoding: accept-encoding and accept-charset are the guard\'s, and whatever a server applies anyway is undone', async () => {
+  const zlib = await import('node:zlib');
+  const text = 'the body as the server meant it: ' + 'abc'.repeat(50);
+  const gz = (b: Buffer | string) => zlib.gzipSync(b);
+  // zstd where this Node has it (22.15+, 24); elsewhere it must be refused, never passed through.
+  const zstd = (zlib as unknown as { zstdCompressSync?: (b: Buffer) => Buffer }).zstdCompressSync;
+  const s = await serve((req, res) => {
+    const u = new URL(req.url ?? '/', 'http://x');
+    const c = u.searchParams.get('c');
+    const chunked = (buf: Buffer, headers: Record<string, string>) => {
+      res.writeHead(200, headers);
+      // Split into small writes: chunk boundaries fall inside the compressed stream.
+      for (let i = 0; i < buf.length; i += 7) res.write(buf.subarray(i, i + 7));
+      res.end();
+    };
+    if (c === 'honour') {
+      // Compresses only when asked: the guard never asks.
+      const ae = String(req.headers['accept-encoding'] ?? '');
+      return ae.includes('gzip') ? chunked(gz(text), { 'content-encoding': 'gzip' }) : res.end(text);
+    }
+    if (c === 'gzip') return chunked(gz(text), { 'content-encoding': 'gzip' });
+    if (c === 'x-gzip') return chunked(gz(text), { 'content-encoding': 'x-gzip' });
+    if (c === 'zlib') return chunked(zlib.deflateSync(text), { 'content-encoding': 'deflate' });
+    if (c === 'raw-deflate') return chunked(zlib.deflateRawSync(text), { 'content-encoding': 'deflate' });
+    if (c === 'br') return chunked(zlib.brotliCompressSync(text), { 'content-encoding': 'br' });
+    if (c === 'nested') return chunked(zlib.brotliCompressSync(gz(text)), { 'content-encoding': 'gzip, br' });
+    if (c === 'two-headers') return chunked(zlib.brotliCompressSync(gz(text)), { 'content-encoding': 'gzip' + ', identity, ' + 'br' });
+    if (c === 'te') return chunked(gz(text), { 'transfer-encoding': 'gzip, chunked' });
+    if (c === 'lie-plain') return chunked(Buffer.from(text), { 'content-encoding': 'gzip' });
+    if (c === 'lie-br') return chunked(gz(text), { 'content-encoding': 'br' });
+    if (c === 'unknown') return chunked(Buffer.from(text), { 'content-encoding': 'compress' });
+    if (c === 'empty') return void res.writeHead(200, { 'content-encoding': 'gzip' }).end();
+    if (req.method === 'HEAD') return void res.writeHead(200, { 'content-encoding': 'br', 'content-length': '1234' }).end();
+    if (c === 'deep') return chunked(gz(gz(gz(gz(gz(text))))), { 'content-encoding': 'gzip, gzip, gzip, gzip, gzip' });
+    if (c === 'zstd') return chunked(zstd ? zstd(Buffer.from(text)) : Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0]), { 'content-encoding': 'zstd' });
+    res.end(text);
+  });
+  const g = createEgressGuard({ allowedDomains: ['127.0.0.1'], blockedDomains: ['*'], allowPrivate: ['127.0.0.1'] });
+  const url = (c: string) => `http://127.0.0.1:${s.port}/?c=${c}`;
+  try {
+    const honour = await g.fetch(url('honour'), { headers: { 'accept-encoding': 'gzip, br', 'Accept-Charset': 'utf-16', accept: 'text/plain' } });
+    assert.equal(honour.body.toString(), text);
+    assert.deepEqual(honour.decoded, []);
+    const asked = s.seen.at(-1)!.headers;
+    assert.equal(asked['accept-encoding'], 'identity', 'the caller\'s accept-encoding is replaced');
+    assert.equal(asked['accept-charset'], undefined, 'a charset the caller picks is dropped');
+    assert.equal(asked.accept, 'text/plain');
+    for (const [c, codings] of [['gzip', ['gzip']], ['x-gzip', ['gzip']], ['zlib', ['deflate']], ['raw-deflate', ['deflate']], ['br', ['br']], ['nested', ['gzip', 'br']], ['two-headers', ['gzip', 'br']], ['te', ['gzip']]] as const) {
+      const r = await g.fetch(url(c));
+      assert.equal(r.body.toString(), text, c);
+      assert.deepEqual(r.decoded, codings, c);
+      assert.equal(r.headers['content-encoding'], undefined, `${c}: the header describing the encoded body is gone`);
+      assert.equal(r.headers['content-length'], undefined, c);
+      assert.equal(r.truncated, false);
+    }
+    await assert.rejects(g.fetch(url('lie-plain')), (e: Error & { code: string }) => e.code === 'tool_failed' && /does not decode as gzip/.test(e.message) && !e.message.includes('abc'));
+    await assert.rejects(g.fetch(url('lie-br')), (e: Error & { code: string }) => e.code === 'tool_failed' && /does not decode as br/.test(e.message));
+    await assert.rejects(g.fetch(url('unknown')), (e: Error & { code: string }) => e.code === 'tool_failed' && /encoding "compress", which this gateway cannot decode/.test(e.message));
+    await assert.rejects(g.fetch(url('deep')), /5 nested encodings/);
+    assert.deepEqual([(await g.fetch(url('empty'))).body.length, (await g.fetch(url('x'), { method: 'HEAD' })).status], [0, 200], 'no body, nothing to decode');
+    if (zstd) assert.equal((await g.fetch(url('zstd'))).body.toString(), text);
+    else await assert.rejects(g.fetch(url('zstd')), (e: Error & { code: string }) => e.code === 'tool_failed' && /encoding "zstd", which this gateway cannot decode \(it decodes gzip, deflate, br\)/.test(e.message));
+    const small = await g.fetch(url('gzip'), { maxResponseBytes: 10 });
+    assert.deepEqual([small.body.toString(), small.truncated], [text.slice(0, 10), true], 'the cap is on decoded bytes');
+  } finally {
+    await g.close();
+    await s.close();
+  }
+});
+
+test('decompression bombs stop at the cap; encoded input that decodes to nothing is refused', async () => {
+  const zlib = await import('node:zlib');
+  const bomb = zlib.gzipSync(Buffer.alloc(256 * 1024 * 1024), { level: 9 }); // 256 MiB of zeros in ~250 KiB
+  const nested = zlib.gzipSync(zlib.gzipSync(Buffer.alloc(256 * 1024 * 1024), { level: 9 }), { level: 9 });
+  const empty = zlib.gzipSync(Buffer.alloc(0));
+  const nothing = Buffer.concat(Array.from({ length: 150_000 }, () => empty)); // ~3 MB of members, each decoding to 0 bytes
+  const s = await serve((req, res) => {
+    const body = req.url === '/bomb' ? bomb : req.url === '/nested' ? nested : nothing;
+    res.writeHead(200, { 'content-encoding': req.url === '/nested' ? 'gzip, gzip' : 'gzip' });
+    res.end(body);
+  });
+  const g = createEgressGuard({ allowedDomains: ['127.0.0.1'], blockedDomains: ['*'], allowPrivate: ['127.0.0.1'], maxResponseBytes: 1024 * 1024 });
+  try {
+    const before = process.memoryUsage().rss;
+    for (const p of ['/bomb', '/nested']) {
+      const r = await g.fetch(`http://127.0.0.1:${s.port}${p}`);
+      assert.equal(r.body.length, 1024 * 1024, p);
+      assert.equal(r.truncated, true, p);
+      assert.ok(r.body.every((x) => x === 0));
+    }
+    assert.ok(process.memoryUsage().rss - before < 200 * 1024 * 1024, 'decoding stopped at the cap instead of inflating 256 MiB');
+    await assert.rejects(g.fetch(`http://127.0.0.1:${s.port}/nothing`), (e: Error & { code: string }) => e.code === 'tool_failed' && /encoded bytes that did not decode/.test(e.message));
+  } finally {
+    await g.close();
+    await s.close();
+  }
+});
+
+test('a hop carrying an injected credential asks for the whole response: Range and If-Range are dropped there, kept elsewhere', async () => {
+  const s = await serve((_req, res) => res.end('ok'));
+  const g = createEgressGuard({ allowedDomains: ['127.0.0.1'], blockedDomains: ['*'], allowPrivate: ['127.0.0.1'] });
+  try {
+    await g.fetch(`http://127.0.0.1:${s.port}/a`, { headers: { range: 'bytes=0-10', 'if-range': '"e"' } });
+    assert.equal(s.seen.at(-1)!.headers.range, 'bytes=0-10');
+    await g.fetch(`http://127.0.0.1:${s.port}/b`, { headers: { range: 'bytes=0-10', 'if-range': '"e"' }, beforeHop: () => ({ authorization: 'Bearer k' }) });
+    assert.equal(s.seen.at(-1)!.headers.range, undefined);
+    assert.equal(s.seen.at(-1)!.headers['if-range'], undefined);
+    assert.equal(s.seen.at(-1)!.headers.authorization, 'Bearer k');
+    // An injected header cannot set what the guard owns either.
+    await g.fetch(`http://127.0.0.1:${s.port}/c`, { beforeHop: () => ({ 'accept-encoding': 'gzip', range: 'bytes=1-2' }) });
+    assert.equal(s.seen.at(-1)!.headers['accept-encoding'], 'identity');
+    assert.equal(s.seen.at(-1)!.headers.range, undefined);
+  } finally {
+    await g.close();
+    await s.close();
+  }
+});
+
+test('allowPrivate and allowedDomains entries can name ports (and schemes); other ports stay closed without a connection', async () => {
+  const s = await serve((_req, res) => res.end('model'));
+  const c4 = await counter('127.0.0.1');
+  const names = { 'model.internal': ['127.0.0.1'], 'other.internal': ['127.0.0.1'] };
+  try {
+    const byAddress = createEgressGuard({ allowedDomains: ['*.internal'], blockedDomains: ['*'], allowPrivate: [`127.0.0.1:${s.port}`], lookup: resolverOf(names) });
+    assert.equal((await byAddress.fetch(`http://127.0.0.1:${s.port}/`)).body.toString(), 'model', 'the literal, on its port');
+    assert.equal((await byAddress.fetch(`http://model.internal:${s.port}/`)).body.toString(), 'model', 'a name resolving to it, on its port');
+    await assert.rejects(byAddress.fetch(`http://127.0.0.1:${c4.port}/`), { code: 'host_blocked' });
+    await assert.rejects(byAddress.fetch(`http://model.internal:${c4.port}/`), (e: Error & { code: string }) => e.code === 'host_blocked' && /loopback addresses are reachable only when listed in allowPrivate/.test(e.message));
+    await byAddress.close();
+    const byName = createEgressGuard({ allowedDomains: ['*.internal'], blockedDomains: ['*'], allowPrivate: [`http://model.internal:${s.port}`], lookup: resolverOf(names) });
+    assert.equal((await byName.fetch(`http://model.internal:${s.port}/`)).status, 200);
+    await assert.rejects(byName.fetch(`http://other.internal:${s.port}/`), { code: 'host_blocked' });
+    await assert.rejects(byName.fetch(`http://model.internal:${c4.port}/`), { code: 'host_blocked' });
+    await byName.close();
+    const byCidr = createEgressGuard({ allowedDomains: [`model.internal:${s.port}`], blockedDomains: ['*'], allowPrivate: [`127.0.0.0/8:${s.port}`], lookup: resolverOf(names) });
+    assert.equal((await byCidr.fetch(`http://model.internal:${s.port}/`)).status, 200);
+    await assert.rejects(byCidr.fetch(`http://model.internal:${c4.port}/`), (e: Error) => /not in allowedDomains/.test(e.message), 'a domain entry with a port is that port only');
+    await byCidr.close();
+    assert.equal(c4.count(), 0, 'no connection to a port nobody allowed');
+  } finally {
+    await s.close();
+    await c4.close();
+  }
+});

@@ -13,12 +13,14 @@ const config = {
 };
 const env = { OPENAI_KEY: OPENAI, GH_TOKEN: 'ghp_broker_test_token_abcdef' };
 
-test('allowedHosts: exact hosts, *.subdomains (not the apex), ports, http(s) only', () => {
-  const h = ['api.openai.com', '*.openai.azure.com', 'api.github.com:443', '127.0.0.1:8080'];
+test('allowedHosts: exact hosts, *.subdomains (not the apex), https on 443 unless the entry says otherwise', () => {
+  const h = ['api.openai.com', '*.openai.azure.com', 'api.github.com:443', 'http://127.0.0.1:8080'];
   const ok = (u: string) => hostAllowed(h, new URL(u));
   assert.equal(ok('https://api.openai.com/v1'), true);
   assert.equal(ok('https://API.OPENAI.COM./v1'), true);
-  assert.equal(ok('http://api.openai.com:8443/'), true, 'no port in the pattern: any port');
+  assert.equal(ok('http://api.openai.com:8443/'), false, 'no port in the pattern: https on 443 only');
+  assert.equal(ok('http://api.openai.com/'), false, 'no scheme in the pattern: never plain http');
+  assert.equal(ok('https://127.0.0.1:8080/'), false, 'an http origin is http only');
   assert.equal(ok('https://evil.com/api.openai.com'), false);
   assert.equal(ok('https://api.openai.com.evil.com/'), false);
   assert.equal(ok('https://x.openai.azure.com/'), true);
@@ -156,7 +158,7 @@ test('model API keys: apiKeySecret resolves through the broker, bound to the pro
   try {
     const base = { type: 'openai-compatible' as const, timeoutMs: 1000, headers: {} };
     assert.equal(await r.broker.apiKeyResolver({ name: 'openai', baseUrl: 'https://api.openai.com/v1', apiKeySecret: 'openai', ...base }), OPENAI);
-    await assert.rejects(r.broker.apiKeyResolver({ name: 'proxy', baseUrl: 'https://llm-proxy.evil.example/v1', apiKeySecret: 'openai', ...base }), (e: any) => e.code === 'host_blocked' && /add it to secrets.openai.allowedHosts/.test(e.message));
+    await assert.rejects(r.broker.apiKeyResolver({ name: 'proxy', baseUrl: 'https://llm-proxy.evil.example/v1', apiKeySecret: 'openai', ...base }), (e: any) => e.code === 'host_blocked' && /may not be sent to https:\/\/llm-proxy.evil.example: add "https:\/\/llm-proxy.evil.example" to secrets.openai.allowedHosts/.test(e.message));
     assert.equal(await r.broker.apiKeyResolver({ name: 'local', baseUrl: 'http://127.0.0.1:8000/v1', apiKeyEnv: 'PLAIN_KEY', ...base }), 'plain-env-key');
     assert.equal(await r.broker.apiKeyResolver({ name: 'none', baseUrl: 'http://127.0.0.1:8000/v1', ...base }), undefined);
     const use = r.audit.ofType('secret.use')[0]!;
@@ -188,12 +190,27 @@ test('exposures: each redaction catch counts against its secret and is audited (
     await new Promise((res) => setImmediate(res));
     const ev = r.audit.ofType('secret.exposure');
     assert.equal(ev.length, 1);
-    assert.deepEqual(ev[0]!.payload, { secret: 'openai', count: 2, where: ['output'] });
+    assert.deepEqual(ev[0]!.payload, { secret: 'openai', count: 2, partial: 0, where: ['output'] });
     const st = r.broker.status().secrets.find((s) => s.name === 'openai')!;
     assert.equal(st.exposures, 2);
     assert.ok(st.lastExposure);
     assert.match(await r.registry.metrics(), /clawguard_secrets_exposure_total\{secret="openai"\} 2/);
     assert.ok(!auditText(r.audit).includes(OPENAI));
+  } finally {
+    r.close();
+  }
+});
+
+test('a part of a value (a host that cut it short) is an exposure too, audited as a part', async () => {
+  const r = rig(config, { env });
+  try {
+    await r.broker.start({ schedule: false });
+    const out = r.broker.redactor.redactText(`{"error":"invalid key ${OPENAI.slice(0, 25)}..."}`, 'http.fetch');
+    // The whole place the value would take goes, not only the part: what comes out says nothing about how far the part went.
+    assert.equal(out, '{"error":"invalid key [REDACTED:openai]');
+    await new Promise((res) => setImmediate(res));
+    assert.deepEqual(r.audit.ofType('secret.exposure').map((e) => e.payload), [{ secret: 'openai', count: 1, partial: 1, where: ['http.fetch'] }]);
+    assert.equal(r.broker.status().secrets.find((s) => s.name === 'openai')!.exposures, 1);
   } finally {
     r.close();
   }

@@ -86,9 +86,10 @@ before(async () => {
     {
       models: { partnerllm: { type: 'openai-compatible', baseUrl: `${model.url}/v1`, apiKeySecret: 'llmkey' } },
       secrets: {
-        partner: { source: 'file', file: creds, pointer: '/partner/token', agents: ['leaky'], allowedHosts: ['localhost'] },
-        llmkey: { source: 'env', env: 'CG_E2E_LLM_KEY', allowedHosts: ['127.0.0.1'] },
-        other: { source: 'env', env: 'CG_E2E_OTHER', agents: ['someone-else'], allowedHosts: ['localhost'] },
+        // Plain http on a test port: a binding says so (a bare host would be https on 443 only).
+        partner: { source: 'file', file: creds, pointer: '/partner/token', agents: ['leaky'], allowedHosts: [`http://localhost:${port}`] },
+        llmkey: { source: 'env', env: 'CG_E2E_LLM_KEY', allowedHosts: [new URL(model.url).origin] },
+        other: { source: 'env', env: 'CG_E2E_OTHER', agents: ['someone-else'], allowedHosts: [`http://localhost:${port}`] },
       },
       agents: {
         leaky: {
@@ -139,7 +140,7 @@ test('what the agent got back is redacted in every form: tool results, response 
 test('sending it anywhere else is refused and recorded; nothing reaches the other host', () => {
   const o = runJson.output;
   assert.equal(o.otherHost.error.code, 'host_blocked', JSON.stringify(o.otherHost));
-  assert.match(o.otherHost.error.message, /may only be sent to its allowedHosts \(localhost\)/);
+  assert.match(o.otherHost.error.message, new RegExp(`may only be sent to its allowedHosts \\(http://localhost:${port}\\)`));
   assert.equal(o.redirect.error.code, 'host_blocked', 'a redirect to another host is re-decided and refused');
   assert.equal(o.ungranted.error.code, 'denied');
   assert.equal(o.unknown.error.code, 'secret_unavailable');

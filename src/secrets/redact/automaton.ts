@@ -12,6 +12,23 @@ export interface Span {
   start: number;
   end: number;
   pattern: number;
+  /** Where the pattern itself was found (inside its window). */
+  hit: number;
+}
+
+/**
+ * Where a match of a pattern puts its span: a pattern found at p replaces [p − offset, p − offset + length)
+ * (clipped to the text). Without one, a pattern replaces exactly itself.
+ */
+export interface PatternWindows {
+  offset: readonly number[];
+  length: readonly number[];
+  /**
+   * Patterns from this index on are approximate (their window is where a value would sit if the
+   * match is part of it): one found inside an exact match is dropped, the exact one says where the
+   * value is. One found outside keeps its window, even where that window overlaps an exact match.
+   */
+  approximateFrom?: number;
 }
 
 export const PREFIX = 12;
@@ -29,8 +46,17 @@ export class Automaton {
   /** Per terminal: the patterns that begin with its prefix. */
   private readonly bucket: Map<number, number[]>;
 
-  constructor(readonly patterns: readonly string[]) {
+  private readonly winOffset: Int32Array | undefined;
+  private readonly winLength: Int32Array | undefined;
+  private readonly approximateFrom: number;
+
+  constructor(readonly patterns: readonly string[], windows?: PatternWindows) {
     this.size = patterns.length;
+    if (windows) {
+      this.winOffset = Int32Array.from(windows.offset);
+      this.winLength = Int32Array.from(windows.length);
+    }
+    this.approximateFrom = windows?.approximateFrom ?? patterns.length;
     // Alphabet compression: every code unit used by a prefix gets a class; all others share class 0.
     this.cls = new Uint16Array(65536);
     let classes = 1;
@@ -109,16 +135,15 @@ export class Automaton {
   }
 
   /**
-   * The ranges to replace: every occurrence of every pattern (the longest where several start at
-   * the same place); overlapping ranges are merged and labelled by their longest member. Null when
-   * nothing matches.
+   * The ranges to replace: every occurrence of every pattern (its window, when it has one);
+   * overlapping ranges are merged and labelled by their longest member. Null when nothing matches.
    */
   scan(text: string): Span[] | null {
     // ASCII text (the common case: JSON, logs, base64, hex) is scanned as bytes, which is faster
     // than charCodeAt; positions are the same because every character is one byte.
     const bytes = text.length >= 256 ? Buffer.from(text, 'utf8') : undefined;
     const found = bytes && bytes.length === text.length ? this.scanBytes(text, bytes) : this.scanChars(text);
-    return found ? merge(found) : null;
+    return found ? merge(this.approximateFrom < this.size ? this.preferExact(found) : found) : null;
   }
 
   private scanChars(text: string): Span[] | null {
@@ -187,22 +212,45 @@ export class Automaton {
     return found;
   }
 
+  /** Drops approximate spans whose pattern was found inside an exact match. */
+  private preferExact(found: Span[]): Span[] {
+    const from = this.approximateFrom;
+    const exact = merge(found.filter((s) => s.pattern < from));
+    if (exact.length === 0) return found;
+    const starts = exact.map((s) => s.start);
+    return found.filter((s) => {
+      if (s.pattern < from) return true;
+      // The last exact span starting at or before the hit: does it contain the whole hit?
+      let lo = 0;
+      let hi = starts.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (starts[mid]! <= s.hit) lo = mid + 1;
+        else hi = mid;
+      }
+      return lo === 0 || exact[lo - 1]!.end < s.hit + this.patterns[s.pattern]!.length;
+    });
+  }
+
   /** A prefix ends at `i` in state row `s`: compare the full patterns that start with it (and with its suffixes). */
   private accept(text: string, s: number, i: number, found: Span[] | null): Span[] | null {
     for (let t = this.out[s / this.classes]!; t !== -1; t = this.dictNext[t]!) {
       const start = i + 1 - this.depth[t]!;
-      let best = -1;
       for (const p of this.bucket.get(t)!) {
         const pat = this.patterns[p]!;
-        if ((best === -1 || pat.length > this.patterns[best]!.length) && text.startsWith(pat, start)) best = p;
+        if (!text.startsWith(pat, start)) continue;
+        if (this.winOffset) {
+          const from = start - this.winOffset[p]!;
+          (found ??= []).push({ start: Math.max(0, from), end: Math.min(text.length, from + this.winLength![p]!), pattern: p, hit: start });
+        } else (found ??= []).push({ start, end: start + pat.length, pattern: p, hit: start });
       }
-      if (best !== -1) (found ??= []).push({ start, end: start + this.patterns[best]!.length, pattern: best });
     }
     return found;
   }
 }
 
-/** Sorted by start; overlapping ranges merged and labelled by their longest member. */
+
+/** Sorted by start; overlapping ranges merged and labelled by their longest member (the lower pattern index on a tie). */
 function merge(found: Span[]): Span[] {
   found.sort((a, b) => a.start - b.start || b.end - a.end);
   const merged: Span[] = [];
@@ -211,7 +259,7 @@ function merge(found: Span[]): Span[] {
     const last = merged[merged.length - 1];
     const len = sp.end - sp.start;
     if (last && sp.start < last.end) {
-      if (len > bestLen) {
+      if (len > bestLen || (len === bestLen && sp.pattern < last.pattern)) {
         bestLen = len;
         last.pattern = sp.pattern;
       }
