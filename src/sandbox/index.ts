@@ -45,6 +45,7 @@ export { createPathGuard, procFdAvailable } from './path-guard.js';
 export type { PathGuard, PathGuardOptions, AccessMode, EntryType } from './path-guard.js';
 export type { PathVerdict } from './path-policy.js';
 export { lexicalCanonical, expandTilde } from './path-canonical.js';
+export { protectedPaths, agentReachProblems, assertAgentsCannotReach, type ProtectedPath } from './path-protected.js';
 
 export { createEgressGuard } from './egress-guard.js';
 export type { EgressGuard, EgressGuardOptions, EgressFetchOptions, EgressResponse, EgressLogEntry, CheckedUrl, HopInfo, Resolver, ResolvedAddress } from './egress-guard.js';

@@ -1,6 +1,11 @@
-/** fs.read, fs.write, fs.list, fs.stat: each decided by policy, then checked again by the path guard. */
+/**
+ * fs.read, fs.write, fs.list, fs.stat. `prepare` turns the agent's path into the canonical path the
+ * tool will open (the path guard's one canonicalisation), so policy, audit and guard all see that
+ * path; execute then opens exactly it (`exact`), and a change in between fails the call.
+ */
 import { z } from 'zod';
 import { digestOf } from './audit-args.js';
+import type { ToolCallContext } from '../pipeline/index.js';
 import type { ToolDefinition } from './registry.js';
 import type { SandboxDirectory } from './sandboxes.js';
 
@@ -12,14 +17,20 @@ function encodeContent(buf: Buffer): { content: string; encoding: 'utf8' | 'base
   return Buffer.from(text, 'utf8').equals(buf) ? { content: text, encoding: 'utf8' } : { content: buf.toString('base64'), encoding: 'base64' };
 }
 
+/** The canonical path for this principal's sandbox, in the mode the tool will use it. */
+function canonicalPath(sandboxes: SandboxDirectory, mode: 'read' | 'write') {
+  return <A extends { path: string }>(a: A, ctx: ToolCallContext): A => ({ ...a, path: sandboxes.for(ctx.principal).paths.canonical(a.path, mode) });
+}
+
 export function fsTools(sandboxes: SandboxDirectory, limits: { maxReadBytes: number; maxWriteBytes: number }): ToolDefinition<never>[] {
   const read: ToolDefinition<{ path: string; maxBytes?: number | undefined }> = {
     name: 'fs.read',
     description: 'Read a file inside the allowed paths.',
     args: z.object({ path, maxBytes: z.number().int().positive().optional() }).strict(),
+    prepare: canonicalPath(sandboxes, 'read'),
     resource: (a) => a.path,
     async execute(a, ctx) {
-      const r = await sandboxes.for(ctx.principal).paths.readFile(a.path, { maxBytes: Math.min(a.maxBytes ?? limits.maxReadBytes, limits.maxReadBytes) });
+      const r = await sandboxes.for(ctx.principal).paths.readFile(a.path, { exact: true, maxBytes: Math.min(a.maxBytes ?? limits.maxReadBytes, limits.maxReadBytes) });
       return { path: r.path, size: r.size, truncated: r.truncated, ...encodeContent(r.content) };
     },
   };
@@ -27,29 +38,32 @@ export function fsTools(sandboxes: SandboxDirectory, limits: { maxReadBytes: num
     name: 'fs.write',
     description: 'Write a file inside the allowed paths (never through a symlink).',
     args: z.object({ path, content: z.string(), encoding: z.enum(['utf8', 'base64']).optional(), createDirs: z.boolean().optional() }).strict(),
+    prepare: canonicalPath(sandboxes, 'write'),
     resource: (a) => a.path,
     audit: ({ content, ...rest }) => ({ ...rest, content: digestOf(rest.encoding === 'base64' ? Buffer.from(content, 'base64') : content) }),
     async execute(a, ctx) {
       const data = a.encoding === 'base64' ? Buffer.from(a.content, 'base64') : a.content;
-      return sandboxes.for(ctx.principal).paths.writeFile(a.path, data, { maxBytes: limits.maxWriteBytes, ...(a.createDirs ? { createDirs: true } : {}) });
+      return sandboxes.for(ctx.principal).paths.writeFile(a.path, data, { exact: true, maxBytes: limits.maxWriteBytes, ...(a.createDirs ? { createDirs: true } : {}) });
     },
   };
   const list: ToolDefinition<{ path: string }> = {
     name: 'fs.list',
     description: 'List a directory inside the allowed paths.',
     args: z.object({ path }).strict(),
+    prepare: canonicalPath(sandboxes, 'read'),
     resource: (a) => a.path,
     async execute(a, ctx) {
-      return sandboxes.for(ctx.principal).paths.list(a.path, { maxEntries: 10_000 });
+      return sandboxes.for(ctx.principal).paths.list(a.path, { exact: true, maxEntries: 10_000 });
     },
   };
   const stat: ToolDefinition<{ path: string }> = {
     name: 'fs.stat',
     description: 'Stat a path inside the allowed paths.',
     args: z.object({ path }).strict(),
+    prepare: canonicalPath(sandboxes, 'read'),
     resource: (a) => a.path,
     async execute(a, ctx) {
-      return sandboxes.for(ctx.principal).paths.stat(a.path);
+      return sandboxes.for(ctx.principal).paths.stat(a.path, { exact: true });
     },
   };
   return [read, write, list, stat] as unknown as ToolDefinition<never>[];
