@@ -3,13 +3,14 @@
  * plus detection. Every sandbox: all namespaces unshared (so no network), a user namespace with
  * uid/gid 65534 and every capability dropped (a root gateway must not hand root to the command),
  * nested user namespaces disabled, new session (no TIOCSTI), die-with-parent, fresh /proc and /dev,
- * private /tmp, cleared environment. Hidden paths are never bound; if one lies inside a bind it is
- * covered by an empty read-only tmpfs (or /dev/null for a file).
+ * private /tmp, cleared environment, the seccomp filter (seccomp.ts). Hidden paths are never bound;
+ * if one lies inside a bind it is covered by a mask that cannot be moved (bwrap-masks.ts).
  */
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants as C, lstatSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ClawguardError } from '../errors/index.js';
+import { maskPlan, maskTargets, type MountBind } from './bwrap-masks.js';
 import { isWithin } from './path-canonical.js';
 
 export interface Bind {
@@ -41,6 +42,8 @@ export interface BwrapSpec {
    * before starting the command (used to move the sandbox into a pids cgroup first).
    */
   syncFds?: { info: number; block: number };
+  /** Descriptor (in bwrap) carrying the seccomp program; required unless the spec is only a probe. */
+  seccompFd?: number;
   /** Inside uid/gid (default 65534, "nobody"). */
   uid?: number;
   gid?: number;
@@ -88,8 +91,7 @@ export function buildBwrapArgs(spec: BwrapSpec, features: BwrapInfo['features'] 
   const f = features ?? DEFAULT_FEATURES;
   const hidden = [...new Set((spec.hiddenPaths ?? []).map((h) => checkPath(h, 'hidden path')).flatMap((h) => [h, realOrSelf(h)]))];
 
-  type M = { kind: 'ro' | 'rw'; src: string; dest: string };
-  const binds: M[] = [];
+  const binds: MountBind[] = [];
   for (const [kind, list] of [['ro', spec.roBinds], ['rw', spec.rwBinds]] as const) {
     for (const b of list ?? []) {
       const src = checkPath(typeof b === 'string' ? b : b.src, 'bind');
@@ -104,9 +106,11 @@ export function buildBwrapArgs(spec: BwrapSpec, features: BwrapInfo['features'] 
       binds.push({ kind, src: srcReal, dest });
     }
   }
+  // Masks over hidden paths inside the binds, and pins that keep every directory on the way in place.
+  const plan = maskPlan(maskTargets(hidden), binds);
   // Parents before children, so a deeper bind lands on top of a shallower one.
   const depth = (p: string) => (p === '/' ? 0 : p.split('/').length);
-  binds.sort((a, b) => depth(a.dest) - depth(b.dest));
+  const mounts = [...binds, ...plan.pins].sort((a, b) => depth(a.dest) - depth(b.dest));
 
   const args: string[] = ['--unshare-all', '--unshare-user'];
   if (f.disableUserns) args.push('--disable-userns');
@@ -118,6 +122,10 @@ export function buildBwrapArgs(spec: BwrapSpec, features: BwrapInfo['features'] 
     if (![info, block].every((n) => Number.isInteger(n) && n > 2)) throw new ClawguardError('bad_request', 'sandbox sync descriptors must be integers above 2');
     args.push('--info-fd', String(info), '--block-fd', String(block));
   }
+  if (spec.seccompFd !== undefined) {
+    if (!(Number.isInteger(spec.seccompFd) && spec.seccompFd > 2)) throw new ClawguardError('bad_request', 'sandbox seccomp descriptor must be an integer above 2');
+    args.push('--seccomp', String(spec.seccompFd));
+  }
   args.push('--proc', '/proc', '--dev', '/dev');
   if (f.size) args.push('--size', String(Math.max(1, Math.floor(spec.tmpSizeMb ?? 64)) * 1024 * 1024));
   args.push('--tmpfs', '/tmp');
@@ -127,25 +135,10 @@ export function buildBwrapArgs(spec: BwrapSpec, features: BwrapInfo['features'] 
     if (typeof s.target !== 'string' || s.target.includes('\0')) throw new ClawguardError('bad_request', 'sandbox symlink target is invalid');
     args.push('--symlink', s.target, p);
   }
-  for (const b of binds) args.push(b.kind === 'ro' ? '--ro-bind' : '--bind', b.src, b.dest);
-
-  // Mask hidden paths that a bind would otherwise expose.
-  const masked = new Set<string>();
-  for (const h of hidden) {
-    for (const b of binds) {
-      if (!isWithin(h, b.src) || h === b.src) continue;
-      const inside = path.join(b.dest, path.relative(b.src, h));
-      if (masked.has(inside)) continue;
-      let st;
-      try {
-        st = lstatSync(h);
-      } catch {
-        continue; // does not exist: nothing to hide
-      }
-      masked.add(inside);
-      if (st.isDirectory()) args.push(...(f.perms ? ['--perms', '0000'] : []), '--tmpfs', inside, '--remount-ro', inside);
-      else args.push('--ro-bind', '/dev/null', inside);
-    }
+  for (const b of mounts) args.push(b.kind === 'ro' ? '--ro-bind' : '--bind', b.src, b.dest);
+  for (const m of plan.masks) {
+    if (m.dir) args.push(...(f.perms ? ['--perms', '0000'] : []), '--tmpfs', m.dest, '--remount-ro', m.dest);
+    else args.push('--ro-bind', '/dev/null', m.dest);
   }
   args.push('--clearenv');
   for (const [k, v] of Object.entries(spec.env)) {
