@@ -33,7 +33,8 @@ function unavailable(target: string, why: string): never {
 
 /** Create the mask points that are missing inside read-write bind sources (see the module comment). */
 export function ensureMaskPoints(hidden: string[], rwSources: string[]): void {
-  for (const t of maskTargets(hidden)) {
+  // The paths as configured too: one that passes through a symlink inside the bind is refused below.
+  for (const t of new Set([...hidden.map((h) => path.resolve(h)), ...maskTargets(hidden)])) {
     for (const src of rwSources.map((s) => realOrPlanned(s))) {
       if (t === src || !isWithin(t, src)) continue;
       const parts = path.relative(src, t).split('/');

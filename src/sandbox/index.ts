@@ -62,4 +62,7 @@ export type { RunSandboxedOptions, SandboxResult } from './exec.js';
 export { spawnSandboxedNode } from './node-spawn.js';
 export type { SpawnSandboxedNodeOptions } from './node-spawn.js';
 export { sandboxStatus, DEFAULT_ENV_ALLOW, SANDBOX_PATH } from './launch.js';
+export { resolveCommand, lookupCommand, commandForms, commandMatches, decidedCommand, SANDBOX_PATH_DIRS } from './exec-command.js';
+export { checkAgentEnv, neverAgentSettable, DEFAULT_AGENT_ENV } from './exec-env.js';
+export { seccompProgram, seccompStatus, buildSeccompProgram } from './seccomp.js';
 export type { SandboxMode } from './launch.js';

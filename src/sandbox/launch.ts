@@ -171,6 +171,17 @@ export function stripUndefined(l: SandboxLimits): SandboxLimits {
   return Object.fromEntries(Object.entries(l).filter(([, v]) => v !== undefined)) as SandboxLimits;
 }
 
+/** Who files created in a sandbox belong to on the host, and what keeps them harmless. */
+function privilegeStatus(seccomp: ReturnType<typeof seccompStatus>): { gatewayUid: number | null; meaning: string; seccomp: ReturnType<typeof seccompStatus> } {
+  const uid = typeof process.getuid === 'function' ? process.getuid() : null;
+  const owner = uid === 0 ? 'root' : uid === null ? 'the gateway user' : `uid ${uid}`;
+  const meaning =
+    `the gateway runs as ${uid === 0 ? 'root' : owner}: the sandbox's uid 65534 maps to ${owner} outside, so files an agent creates in its workspace belong to ${owner} on the host` +
+    (uid === 0 ? ' (a setuid bit on one would make it a root shell for any local user)' : '') +
+    (seccomp.available ? '; setuid/setgid bits and file capabilities are refused by the seccomp filter' : `; ${seccomp.reason ?? 'no seccomp filter'}`);
+  return { gatewayUid: uid, meaning, seccomp };
+}
+
 /** What the sandbox can do here, for `clawguard status` and the healthz details. */
 export function sandboxStatus(mode: SandboxMode = 'strict'): {
   mode: SandboxMode;
@@ -179,10 +190,17 @@ export function sandboxStatus(mode: SandboxMode = 'strict'): {
   bubblewrap: ReturnType<typeof detectBubblewrap>;
   prlimit: string | null;
   processLimit: ReturnType<typeof processLimitStatus>;
+  privileges: ReturnType<typeof privilegeStatus>;
 } {
   const bubblewrap = detectBubblewrap();
   const prlimit = findPrlimit();
   const processLimit = processLimitStatus();
-  const reason = mode === 'off' ? 'sandbox mode is "off": exec and process isolation run without isolation' : !bubblewrap.available ? bubblewrap.reason : !prlimit ? 'prlimit (util-linux) is not installed' : undefined;
-  return { mode, available: mode === 'off' || (bubblewrap.available && !!prlimit), ...(reason ? { reason } : {}), bubblewrap, prlimit, processLimit };
+  const seccomp = seccompStatus();
+  const reason =
+    mode === 'off' ? 'sandbox mode is "off": exec and process isolation run without isolation'
+    : !bubblewrap.available ? bubblewrap.reason
+    : !prlimit ? 'prlimit (util-linux) is not installed'
+    : !seccomp.available ? seccomp.reason
+    : undefined;
+  return { mode, available: mode === 'off' || (bubblewrap.available && !!prlimit && seccomp.available), ...(reason ? { reason } : {}), bubblewrap, prlimit, processLimit, privileges: privilegeStatus(seccomp) };
 }

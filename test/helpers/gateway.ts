@@ -28,8 +28,9 @@ export async function settleIsolates(): Promise<void> {
   }
 }
 
-export function tempDir(prefix = 'cg-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+/** A fresh directory under `base` (default the system temp dir). */
+export function tempDir(prefix = 'cg-test-', base: string = tmpdir()): string {
+  return mkdtempSync(join(base, prefix));
 }
 
 /** Write an agent module into `dir` and return its path. */
@@ -39,8 +40,9 @@ export function writeAgent(dir: string, name: string, code: string): string {
   return p;
 }
 
-export async function startGateway(rawConfig: unknown, opts: { logLines?: unknown[] } = {}): Promise<TestGateway> {
-  const dir = tempDir();
+/** `baseDir`: where the state dir and config live (a config that allows all of /tmp needs them elsewhere). */
+export async function startGateway(rawConfig: unknown, opts: { logLines?: unknown[]; baseDir?: string } = {}): Promise<TestGateway> {
+  const dir = tempDir('cg-test-', opts.baseDir);
   const config = parseConfig(rawConfig, join(dir, 'clawguard.json'));
   const logger = opts.logLines
     ? pino({ level: 'debug' }, { write: (s: string) => void opts.logLines!.push(JSON.parse(s)) })
