@@ -48,7 +48,15 @@ export async function startGateway(rawConfig: unknown, opts: { logLines?: unknow
     ? pino({ level: 'debug' }, { write: (s: string) => void opts.logLines!.push(JSON.parse(s)) })
     : pino({ level: 'silent' });
   const gw = new Gateway({ config, stateDir: join(dir, 'state'), port: 0, logger });
-  const info = await gw.start();
+  let info: Awaited<ReturnType<Gateway['start']>>;
+  try {
+    info = await gw.start();
+  } catch (e) {
+    // A refused start (the test may expect it) must not leave the store and audit log open.
+    await gw.stop(0).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const res = await request(info.url + path, {
       method: method as 'GET',
