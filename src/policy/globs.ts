@@ -24,23 +24,45 @@ export function matchGlob(path: string, pattern: string): boolean {
   return m.some((x) => x.match(path));
 }
 
-type ArgMatcher = RegExp | 'any';
+/** One argument element, parsed: literal characters and wildcards (`*` any run, `?` one character). */
+type Element = Array<{ lit: string } | '*' | '?'>;
+type ArgMatcher = Element | 'any';
 const argPatterns = new Map<string, ArgMatcher[]>();
 
-function argRegExp(element: string): RegExp {
-  let src = '';
-  for (let i = 0; i < element.length; i++) {
-    const c = element[i]!;
-    if (c === '\\' && i + 1 < element.length) src += escapeRe(element[++i]!);
-    else if (c === '*') src += '[^]*';
-    else if (c === '?') src += '[^]';
-    else src += escapeRe(c);
+function parseElement(element: string): Element {
+  const out: Element = [];
+  const chars = [...element];
+  for (let i = 0; i < chars.length; i++) {
+    const c = chars[i]!;
+    if (c === '\\' && i + 1 < chars.length) out.push({ lit: chars[++i]! });
+    else if (c === '*' || c === '?') out.push(c);
+    else out.push({ lit: c });
   }
-  return new RegExp(`^${src}$`, 'u');
+  return out;
 }
 
-function escapeRe(c: string): string {
-  return /[\\^$.*+?()[\]{}|/]/.test(c) ? `\\${c}` : c;
+/** Wildcard match without backtracking blow-up: on a mismatch only the last `*` is retried (O(n·m)). */
+function matchElement(s: string, e: Element): boolean {
+  const t = [...s];
+  let ti = 0;
+  let ei = 0;
+  let starE = -1;
+  let starT = 0;
+  while (ti < t.length) {
+    const x = e[ei];
+    if (x !== undefined && x !== '*' && (x === '?' || x.lit === t[ti])) {
+      ti++;
+      ei++;
+    } else if (x === '*') {
+      starE = ei++;
+      starT = ti;
+    } else if (starE >= 0) {
+      ei = starE + 1;
+      ti = ++starT;
+    } else return false;
+  }
+  while (e[ei] === '*') ei++;
+  return ei === e.length;
 }
 
 /** The stable key of an argument pattern (what compiled policies and the context name it by). */
@@ -52,7 +74,7 @@ function compileArgv(pattern: readonly string[]): ArgMatcher[] {
   const key = argvPatternKey(pattern);
   let m = argPatterns.get(key);
   if (!m) {
-    m = pattern.map((e) => (e === '**' ? 'any' : argRegExp(e)));
+    m = pattern.map((e) => (e === '**' ? 'any' : parseElement(e)));
     if (argPatterns.size > 10_000) argPatterns.clear();
     argPatterns.set(key, m);
   }
@@ -71,7 +93,7 @@ export function matchArgv(args: readonly string[], pattern: readonly string[]): 
     seen.add(k);
     const e = m[pi]!;
     if (e === 'any') return go(pi + 1, ai) || (ai < args.length && go(pi, ai + 1));
-    return ai < args.length && e.test(args[ai]!) && go(pi + 1, ai + 1);
+    return ai < args.length && matchElement(args[ai]!, e) && go(pi + 1, ai + 1);
   };
   return go(0, 0);
 }
