@@ -127,7 +127,8 @@ test('fixed-seed encodings, depths and unicode names: the canonical form is the 
         `./${parts.join('/./')}`,
         `${parts[0]}/../${rel}`,
         `file://${abs.split('/').map((s) => encodeURIComponent(s)).join('/')}`,
-        `file://${abs}`,
+        // A raw "%" in a URL is an escape: only names without one may go in unencoded.
+        abs.includes('%') ? rel : `file://${abs}`,
       ]);
       if (inBlocked) {
         assert.equal(await code(g.readFile(spelled)), 'path_blocked', spelled);
