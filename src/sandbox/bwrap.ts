@@ -7,11 +7,13 @@
  * if one lies inside a bind it is covered by a mask that cannot be moved (bwrap-masks.ts).
  */
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants as C, lstatSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants as C, lstatSync, mkdtempSync, openSync, readlinkSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ClawguardError } from '../errors/index.js';
 import { maskPlan, maskTargets, type MountBind } from './bwrap-masks.js';
 import { isWithin } from './path-canonical.js';
+import { seccompProgram } from './seccomp.js';
 
 export interface Bind {
   src: string;
@@ -188,11 +190,22 @@ export function detectBubblewrap(): BwrapInfo {
   const help = spawnSync(p, ['--help'], { encoding: 'utf8', timeout: 5000 });
   const h = `${help.stdout ?? ''}${help.stderr ?? ''}`;
   const features = { disableUserns: h.includes('--disable-userns'), size: h.includes('--size'), capDrop: h.includes('--cap-drop'), perms: h.includes('--perms') };
-  // Functional probe with the real builder: namespaces, binds and all.
-  const probe = spawnSync(p, buildBwrapArgs({ ...systemLayout([]), argv: [trueBinary()], rwBinds: [], network: 'none', env: {}, cwd: '/', tmpfsTmp: true, dieWithParent: true, newSession: true }, features), {
-    encoding: 'utf8',
-    timeout: 10_000,
-  });
+  // Functional probe with the real builder: namespaces, binds, the seccomp filter and all.
+  const prog = seccompProgram();
+  const dir = prog ? mkdtempSync(path.join(tmpdir(), 'cg-probe-')) : undefined;
+  let fd: number | undefined;
+  let probe;
+  try {
+    if (dir && prog) {
+      writeFileSync(path.join(dir, 'seccomp.bpf'), prog);
+      fd = openSync(path.join(dir, 'seccomp.bpf'), 'r');
+    }
+    const spec: BwrapSpec = { ...systemLayout([]), argv: [trueBinary()], rwBinds: [], network: 'none', env: {}, cwd: '/', tmpfsTmp: true, dieWithParent: true, newSession: true, ...(fd !== undefined ? { seccompFd: 3 } : {}) };
+    probe = spawnSync(p, buildBwrapArgs(spec, features), { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe', ...(fd !== undefined ? [fd] : [])] });
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
   if (probe.status !== 0) {
     return (cached = { available: false, path: p, version, features, reason: `bubblewrap ${version} cannot create a sandbox here: ${(probe.stderr || probe.error?.message || `exit ${probe.status}`).trim()}` });
   }

@@ -33,8 +33,11 @@ export function execRunTool(sandboxes: SandboxDirectory): ToolDefinition<Args> {
     description: 'Run a command in a bubblewrap sandbox: no network, workspace read-write, system read-only.',
     args,
     prepare(a, ctx) {
-      const { sb, workspace } = sandboxOf(ctx.principal);
+      const sb = sandboxes.for(ctx.principal);
       checkAgentEnv(a.env, sb.config.exec.agentEnv);
+      // Without a workspace the call cannot run (execute says so), but the policy decides first.
+      const workspace = sb.workspace;
+      if (!workspace) return a;
       const cwd = a.cwd !== undefined ? sb.paths.canonical(a.cwd, 'read') : undefined;
       const argv = [resolveCommand(a.argv[0]!, cwd ?? workspace), ...a.argv.slice(1)];
       return { ...a, argv, ...(cwd !== undefined ? { cwd } : {}) };
