@@ -2,7 +2,8 @@
  * Sandbox benchmarks (issue 6):
  * - http.fetch through the egress guard vs a direct undici request of the same loopback URL
  *   (loopback explicitly allowed; p50 overhead target <= 0.3 ms);
- * - exec of /bin/true under bubblewrap vs a bare spawn (p50 overhead target <= 10 ms);
+ * - exec of /bin/true under bubblewrap vs a bare spawn (p50 overhead target <= 10 ms), and beside the
+ *   same command sandboxed by the peer @anthropic-ai/sandbox-runtime (sandbox-peer.ts);
  * - fs read through the path guard vs fs.promises.readFile (no target; informational).
  */
 import { spawn } from 'node:child_process';
@@ -25,6 +26,7 @@ import {
   systemLayout,
 } from '../src/sandbox/index.js';
 import { summarize, timeAsync, type BenchRow, type BenchSection } from './harness.js';
+import { peerRows } from './sandbox-peer.js';
 
 export async function run(): Promise<BenchSection> {
   const rows: BenchRow[] = [];
@@ -108,6 +110,9 @@ export async function run(): Promise<BenchSection> {
         `bubblewrap ${bw.version}; process limit: ${processLimitStatus().kind}; each run = bwrap (all namespaces, new netns) + prlimit + command. ` +
           `Most of the overhead is bubblewrap's own namespace and mount set-up (the raw-bwrap row); it grows with machine load (load average ${os.loadavg()[0]!.toFixed(1)} during this run on ${os.cpus().length} CPUs).`,
       );
+      const peer = await peerRows(ws, ['/bin/true']);
+      rows.push(...peer.rows);
+      notes.push(peer.note);
     } else {
       notes.push(`exec bench skipped: ${bw.reason}`);
     }

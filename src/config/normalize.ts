@@ -1,7 +1,9 @@
 /** Raw (validated) config → the typed ClawguardConfig used everywhere below. */
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
+import { DEFAULT_AGENT_ENV } from '../sandbox/exec-env.js';
 import { parseDurationSeconds, parseRotation } from './durations.js';
+import { absolutePattern } from './path-patterns.js';
 import type { ConfigProblem } from './problems.js';
 import type { RawConfig, RawProfile, RawSandbox, RawSecret } from './schema.js';
 import type { ClawguardConfig, ProfileConfig, SandboxConfig, SecretConfig, SecretSource, ToolRule } from './types.js';
@@ -35,6 +37,7 @@ export function normalizeSandbox(raw: RawSandbox | undefined): SandboxConfig {
     allowPrivate: r.networkAccess?.allowPrivate ?? [],
     exec: {
       envAllow: r.exec?.envAllow ?? ['PATH', 'LANG', 'LC_ALL', 'TZ'],
+      agentEnv: r.exec?.agentEnv ?? [...DEFAULT_AGENT_ENV],
       timeoutMs: r.exec?.timeoutMs ?? 30_000,
       maxOutputBytes: r.exec?.maxOutputBytes ?? 1024 * 1024,
       cpuSeconds: r.exec?.cpuSeconds ?? 30,
@@ -45,8 +48,20 @@ export function normalizeSandbox(raw: RawSandbox | undefined): SandboxConfig {
   };
 }
 
-function toolRules(list: RawProfile['tools'] extends infer T ? (T extends { allow: infer A } ? A : never) : never): ToolRule[] {
-  return (list as Array<string | ToolRule>).map((r) => (typeof r === 'string' ? { tool: r } : { ...r }));
+/** Rules as objects; relative and `~` path patterns made absolute (see path-patterns.ts). */
+function toolRules(list: RawProfile['tools'] extends infer T ? (T extends { allow: infer A } ? A : never) : never, at: string, workspace: string | undefined, problems: ConfigProblem[]): ToolRule[] {
+  return (list as Array<string | ToolRule>).map((r, i) => {
+    if (typeof r === 'string') return { tool: r };
+    const rule = { ...r };
+    if (r.paths) {
+      rule.paths = r.paths.map((g, j) => {
+        const a = absolutePattern(g, workspace);
+        if ('problem' in a) problems.push({ path: `${at}[${i}].paths[${j}]`, message: `${JSON.stringify(g)} ${a.problem}` });
+        return 'pattern' in a ? a.pattern : g;
+      });
+    }
+    return rule;
+  });
 }
 
 function normalizeProfile(name: string, p: RawProfile, globalSandbox: SandboxConfig, rawGlobalSandbox: RawSandbox | undefined, baseDir: string, problems: ConfigProblem[]): ProfileConfig {
@@ -87,7 +102,7 @@ function normalizeProfile(name: string, p: RawProfile, globalSandbox: SandboxCon
       idleSeconds: parseDurationSeconds(p.session?.idleTimeout ?? 600)!,
       maxAgeSeconds: parseDurationSeconds(p.session?.maxAge ?? 3600)!,
     },
-    tools: { allow: toolRules(p.tools?.allow ?? []), deny: toolRules(p.tools?.deny ?? []) },
+    tools: { allow: toolRules(p.tools?.allow ?? [], `${at}.tools.allow`, workspace, problems), deny: toolRules(p.tools?.deny ?? [], `${at}.tools.deny`, workspace, problems) },
     sandbox,
     ...(workspace ? { workspace } : {}),
   };

@@ -4,8 +4,10 @@
  * unknown key is an error (with a did-you-mean, see errors.ts).
  */
 import { z } from 'zod';
+import { neverAgentSettable } from '../sandbox/exec-env.js';
 import { DESTINATION_LIST, hostPatternProblems, PRIVATE_LIST, SECRET_BINDING, type HostPatternOptions } from '../sandbox/host-pattern.js';
 import { parseDurationSeconds, parseRotation } from './durations.js';
+import { literalPathProblem } from './path-patterns.js';
 
 /** A list of host patterns (src/sandbox/host-pattern.ts): an entry that cannot be parsed names itself and why. */
 const hostList = (o: HostPatternOptions) =>
@@ -42,18 +44,43 @@ const toolRule = z.union([
       paths: z.array(z.string().min(1)).optional(),
       /** Host patterns on the URL argument (http.fetch). */
       hosts: z.array(z.string().min(1)).optional(),
-      /** Allowed argv[0] values (exec.run). */
-      commands: z.array(z.string().min(1)).optional(),
+      /** Allowed commands (exec.run): an absolute path, or a bare name found on the sandbox's fixed PATH. */
+      commands: z
+        .array(
+          z.string().min(1).refine((c) => c.startsWith('/') || !c.includes('/'), { message: 'expected an absolute path or a bare command name (looked up on the sandbox PATH), not a relative path' }),
+        )
+        .optional(),
+      /**
+       * Argument patterns (exec.run), matched against argv[1..]: one element per argument, `*` and `?`
+       * wildcards within it, `**` alone for any number of arguments. The call matches if any pattern does.
+       */
+      argv: z.array(z.array(z.string().max(4096)).max(256)).optional(),
     })
     .strict(),
 ]);
 
+const literalPath = z
+  .string()
+  .min(1)
+  .superRefine((p, ctx) => {
+    const problem = literalPathProblem(p);
+    if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${JSON.stringify(p)} ${problem}` });
+  });
+
 const fileAccess = z
   .object({
-    allowedPaths: z.array(z.string().min(1)).default([]),
-    blockedPaths: z.array(z.string().min(1)).default([]),
+    allowedPaths: z.array(literalPath).default([]),
+    blockedPaths: z.array(literalPath).default([]),
   })
   .strict();
+
+const envName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')
+  .superRefine((n, ctx) => {
+    const why = neverAgentSettable(n);
+    if (why) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${n} may never be set by agents: ${why}` });
+  });
 
 const networkAccess = z
   .object({
@@ -73,6 +100,8 @@ export const sandboxSchema = z
     exec: z
       .object({
         envAllow: z.array(z.string()).optional(),
+        /** Variables agents may set in exec.run's `env` (default: locale, TZ, terminal size). */
+        agentEnv: z.array(envName).optional(),
         timeoutMs: positiveInt('milliseconds').optional(),
         maxOutputBytes: positiveInt('bytes').optional(),
         cpuSeconds: positiveInt('seconds').optional(),

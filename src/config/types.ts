@@ -9,6 +9,8 @@ export interface ToolRule {
   paths?: string[];
   hosts?: string[];
   commands?: string[];
+  /** Argument patterns on argv[1..] (exec.run). */
+  argv?: string[][];
 }
 
 export interface SandboxConfig {
@@ -21,6 +23,8 @@ export interface SandboxConfig {
   allowPrivate: string[];
   exec: {
     envAllow: string[];
+    /** Names agents may set in exec.run's env. */
+    agentEnv: string[];
     timeoutMs: number;
     maxOutputBytes: number;
     cpuSeconds: number;

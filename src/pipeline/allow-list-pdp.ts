@@ -3,8 +3,9 @@
  * lists it in `tools.allow` (and not in `tools.deny`); everything else is denied by default.
  * The Cedar PDP replaces this; the semantics of the config tier stay the same.
  */
-import { matchesGlob } from 'node:path';
 import type { ProfileConfig, ToolRule } from '../config/index.js';
+import { matchArgv, matchGlob } from '../policy/globs.js';
+import { commandMatches, decidedCommand } from '../sandbox/exec-command.js';
 import type { ActionRequest, Decision, DecisionPoint } from './types.js';
 
 function argString(args: unknown, key: string): string | undefined {
@@ -36,17 +37,24 @@ export function ruleMatches(rule: ToolRule, tool: string, args: unknown): boolea
   const toolOk = rule.tool === tool || rule.tool === '*' || (rule.tool.endsWith('.*') && tool.startsWith(rule.tool.slice(0, -1)));
   if (!toolOk) return false;
   if (rule.paths) {
+    // The path is the canonical one the tool's prepare step produced.
     const p = argString(args, 'path');
-    if (!p || !rule.paths.some((g) => matchesGlob(p, g))) return false;
+    if (!p || !rule.paths.some((g) => matchGlob(p, g))) return false;
   }
   if (rule.hosts) {
     const h = hostOf(argString(args, 'url'));
     if (!h || !rule.hosts.some((pat) => hostMatches(h, pat))) return false;
   }
+  const argv = args && typeof args === 'object' ? (args as { argv?: unknown }).argv : undefined;
   if (rule.commands) {
-    const argv = args && typeof args === 'object' ? (args as { argv?: unknown }).argv : undefined;
-    const cmd = Array.isArray(argv) && typeof argv[0] === 'string' ? argv[0] : undefined;
-    if (!cmd || !rule.commands.includes(cmd)) return false;
+    // argv[0] as exec.run's prepare step resolved it (absolute).
+    const cmd = Array.isArray(argv) && typeof argv[0] === 'string' ? decidedCommand(argv[0]) : undefined;
+    if (!cmd || !rule.commands.some((c) => commandMatches(cmd, c))) return false;
+  }
+  if (rule.argv) {
+    if (!Array.isArray(argv) || !argv.every((a) => typeof a === 'string')) return false;
+    const rest = (argv as string[]).slice(1);
+    if (!rule.argv.some((pat) => matchArgv(rest, pat))) return false;
   }
   return true;
 }

@@ -1,13 +1,17 @@
 /**
  * The config tier: `clawguard.json` compiled to Cedar. Per profile, `tools.deny` rules become
  * forbids and `tools.allow` rules permits (argument rules become conditions: `paths` globs on the
- * path, `hosts` on the host of args.url, `commands` on argv[0]); a profile with a `model` may call
+ * canonical path, `hosts` on the host of args.url, `commands` on the resolved argv[0] (a bare name
+ * stands for that name in each directory of the sandbox's fixed PATH), `argv` patterns on the
+ * arguments after it); a profile with a `model` may call
  * `model.chat`; `secrets.<name>.agents` may `secret.use` that secret, on `allowedHosts` only when
  * that list is set. A registered agent whose principal names a profile gets that profile's grants.
  */
 import type { ClawguardConfig, ToolRule } from '../config/index.js';
+import { commandForms } from '../sandbox/exec-command.js';
 import { parseHostPatterns, policyHostOf, SECRET_BINDING } from '../sandbox/host-pattern.js';
 import { isGroupPattern } from './actions.js';
+import { argvPatternKey } from './globs.js';
 import { entity, likePattern, lit, strSet } from './cedar-text.js';
 
 export interface PolicySource {
@@ -18,6 +22,8 @@ export interface PolicySource {
   reason?: string;
   /** Path globs this policy tests through context.matchedGlobs. */
   globs?: string[];
+  /** Argument patterns this policy tests through context.matchedArgv. */
+  argv?: string[][];
   /** Where it came from (file:line or config path). */
   origin: string;
 }
@@ -42,7 +48,8 @@ function ruleConditions(rule: ToolRule): string[] {
   const c: string[] = [];
   if (rule.paths) c.push(`context.matchedGlobs.containsAny(${strSet(rule.paths)})`);
   if (rule.hosts) c.push(hostCondition(rule.hosts));
-  if (rule.commands) c.push(`context has command && ${strSet(rule.commands)}.contains(context.command)`);
+  if (rule.commands) c.push(`context has command && ${strSet([...new Set(rule.commands.flatMap(commandForms))])}.contains(context.command)`);
+  if (rule.argv) c.push(`context.matchedArgv.containsAny(${strSet(rule.argv.map(argvPatternKey))})`);
   return c;
 }
 
@@ -60,8 +67,9 @@ export function compileConfig(config: Pick<ClawguardConfig, 'agents' | 'secrets'
         out.push({
           id,
           text: policy(id, kind === 'allow' ? 'permit' : 'forbid', principal, actionScope(rule.tool), 'resource', ruleConditions(rule)),
-          reason: `{action} is in agents.${p.name}.tools.${kind}${rule.paths || rule.hosts || rule.commands ? ' (with its argument rules)' : ''}`,
+          reason: `{action} is in agents.${p.name}.tools.${kind}${rule.paths || rule.hosts || rule.commands || rule.argv ? ' (with its argument rules)' : ''}`,
           ...(rule.paths ? { globs: [...rule.paths] } : {}),
+          ...(rule.argv ? { argv: rule.argv.map((a) => [...a]) } : {}),
           origin: `agents.${p.name}.tools.${kind}[${i}]`,
         });
       });

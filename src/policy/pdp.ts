@@ -80,6 +80,7 @@ interface Slice {
   needAction: boolean;
   context: readonly string[];
   globs: string[];
+  argv: string[][];
 }
 
 const ALL_CONTEXT = Object.keys(CONTEXT_ATTRIBUTES);
@@ -210,7 +211,7 @@ export class CedarDecisionPoint implements DecisionPoint {
     const rAttrs = slice.needResource ? pick(r.attrs, slice.resourceAttrs) : undefined;
     const context: Context = {};
     for (const a of slice.context) {
-      const v = f.contextValue(a, slice.globs);
+      const v = f.contextValue(a, slice.globs, slice.argv);
       if (v !== undefined) context[a] = v;
     }
 
@@ -301,7 +302,8 @@ export class CedarDecisionPoint implements DecisionPoint {
     const ctx = new Set<string>();
     let allContext = false;
     const globs = new Set<string>();
-    const slice: Slice = { members, setId: undefined, needPrincipal: false, principalAttrs: new Set(), principalParents: false, principalIdMatters: false, resourceIdMatters: false, needResource: false, resourceAttrs: new Set(), needAction: false, context: [], globs: [] };
+    const argv = new Map<string, string[]>();
+    const slice: Slice = { members, setId: undefined, needPrincipal: false, principalAttrs: new Set(), principalParents: false, principalIdMatters: false, resourceIdMatters: false, needResource: false, resourceAttrs: new Set(), needAction: false, context: [], globs: [], argv: [] };
     const union = (into: Set<string> | 'all', from: Set<string> | 'all'): Set<string> | 'all' => (into === 'all' || from === 'all' ? 'all' : new Set([...into, ...from]));
     for (const m of members) {
       slice.principalAttrs = union(slice.principalAttrs, m.refs.principal.attrs);
@@ -315,9 +317,11 @@ export class CedarDecisionPoint implements DecisionPoint {
       if (m.refs.context === 'all') allContext = true;
       else for (const a of m.refs.context) ctx.add(a);
       for (const g of m.globs ?? []) globs.add(g);
+      for (const a of m.argv ?? []) argv.set(JSON.stringify(a), a);
     }
     slice.context = allContext ? ALL_CONTEXT : ALL_CONTEXT.filter((a) => ctx.has(a));
     slice.globs = [...globs];
+    slice.argv = [...argv.values()];
     if (members.length) {
       const set: Record<string, PolicyJson> = {};
       for (const m of members) set[m.key] = openedPolicy(m.json);

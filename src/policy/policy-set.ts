@@ -22,6 +22,7 @@ export interface LoadedPolicy {
   text: string;
   reason?: string;
   globs?: string[];
+  argv?: string[][];
   origin: string;
   refs: Refs;
 }
@@ -57,6 +58,7 @@ export function parseTier(tier: Tier, sources: Array<{ text: string; origin: str
         text: p.text,
         ...(reason ? { reason } : {}),
         ...(meta?.globs ? { globs: meta.globs } : {}),
+        ...(meta?.argv ? { argv: meta.argv } : {}),
         origin: meta?.origin ?? `${src.origin}:${line}`,
         refs: analyzeConditions(p.json.conditions),
       });

@@ -3,13 +3,14 @@
  * entities, and the context (arguments, time, isolation, anomaly score), each computed only
  * when a policy that can apply reads it.
  */
-import { posix } from 'node:path';
 import canonicalize from 'canonicalize';
 import type { ActionRequest, DecisionContext } from '../pipeline/index.js';
 import { actionAncestors } from './actions.js';
 import { type EntityFacts, uidKey } from './analysis.js';
 import type { Context, EntityUidJson } from './engine.js';
-import { matchGlob } from './globs.js';
+import { lexicalCanonical } from '../sandbox/path-canonical.js';
+import { decidedCommand } from '../sandbox/exec-command.js';
+import { argvPatternKey, matchArgv, matchGlob } from './globs.js';
 
 type Args = Record<string, unknown>;
 
@@ -104,15 +105,24 @@ export class RequestFacts {
     return (this._parents ??= [...(p.profile ? [{ type: 'Profile', id: p.profile }] : []), ...(p.roles ?? []).map((r) => ({ type: 'Role', id: r }))]);
   }
 
-  /** The path argument, made absolute against the profile's workspace and normalized. */
+  /**
+   * The path argument in the path guard's canonical form. A call that came through a tool's prepare
+   * step already carries it (and this is a no-op on it); a request that did not (`policy explain`)
+   * gets the same lexical canonicalisation: `file://` decoded once, `~`, the workspace, `..`.
+   * Symlinks are resolved only by prepare: the decision itself never touches the disk.
+   */
   get path(): string | undefined {
     if (this._path === undefined) {
       const raw = str(this.args.path);
       if (raw === undefined || raw === '') this._path = null;
+      else if (raw.charCodeAt(0) === 47 && !raw.includes('\0') && !raw.includes('/.') && !raw.includes('//') && !raw.endsWith('/')) this._path = raw;
       else {
         const ws = this.req.principal.profile ? this.env.workspaceOf?.(this.req.principal.profile) : undefined;
-        const abs = posix.isAbsolute(raw) ? raw : ws ? posix.join(ws, raw) : raw;
-        this._path = posix.normalize(abs);
+        try {
+          this._path = lexicalCanonical(raw, ws ? { workspace: ws } : {});
+        } catch {
+          this._path = null; // not a path the tool would ever open (it refuses it in prepare)
+        }
       }
     }
     return this._path ?? undefined;
@@ -122,9 +132,17 @@ export class RequestFacts {
     return hostOfUrl(str(this.args.url)) ?? str(this.args.host)?.toLowerCase();
   }
 
+  /** argv[0], resolved as exec.run's prepare resolves it (a bare name on the fixed sandbox PATH). */
   get command(): string | undefined {
     const argv = this.args.argv;
-    return Array.isArray(argv) && typeof argv[0] === 'string' ? argv[0] : undefined;
+    if (!Array.isArray(argv) || typeof argv[0] !== 'string') return undefined;
+    return decidedCommand(argv[0]);
+  }
+
+  /** The arguments after argv[0], when every one is a string. */
+  get commandArgs(): string[] | undefined {
+    const argv = this.args.argv;
+    return Array.isArray(argv) && argv.every((x) => typeof x === 'string') ? (argv.slice(1) as string[]) : undefined;
   }
 
   get secret(): string | undefined {
@@ -152,7 +170,7 @@ export class RequestFacts {
   }
 
   /** A context attribute's Cedar value (undefined = absent). */
-  contextValue(attr: string, globs: readonly string[]): Context[string] | undefined {
+  contextValue(attr: string, globs: readonly string[], argvPatterns: readonly (readonly string[])[] = []): Context[string] | undefined {
     switch (attr) {
       case 'time':
         return { __extn: { fn: 'datetime', arg: this.isoTime() } };
@@ -181,6 +199,10 @@ export class RequestFacts {
       case 'matchedGlobs': {
         const p = this.path;
         return p === undefined ? [] : globs.filter((g) => matchGlob(p, g));
+      }
+      case 'matchedArgv': {
+        const a = this.commandArgs;
+        return a === undefined ? [] : argvPatterns.filter((pat) => matchArgv(a, pat)).map(argvPatternKey);
       }
       default:
         return undefined;

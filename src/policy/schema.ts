@@ -55,6 +55,8 @@ export const CONTEXT_ATTRIBUTES: Record<string, Attr> = {
   secret: str(false),
   /** Config path globs (from tools.allow/deny `paths`) that the path matches. */
   matchedGlobs: strSet(),
+  /** Config argument patterns (from tools.allow/deny `argv`, by their JSON text) that argv[1..] matches. */
+  matchedArgv: strSet(),
 };
 
 const principalShape = { type: 'Record', attributes: { trustLevel: str(), capabilities: strSet(), profile: str(false) } };

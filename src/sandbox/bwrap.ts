@@ -3,14 +3,17 @@
  * plus detection. Every sandbox: all namespaces unshared (so no network), a user namespace with
  * uid/gid 65534 and every capability dropped (a root gateway must not hand root to the command),
  * nested user namespaces disabled, new session (no TIOCSTI), die-with-parent, fresh /proc and /dev,
- * private /tmp, cleared environment. Hidden paths are never bound; if one lies inside a bind it is
- * covered by an empty read-only tmpfs (or /dev/null for a file).
+ * private /tmp, cleared environment, the seccomp filter (seccomp.ts). Hidden paths are never bound;
+ * if one lies inside a bind it is covered by a mask that cannot be moved (bwrap-masks.ts).
  */
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants as C, lstatSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants as C, lstatSync, mkdtempSync, openSync, readlinkSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ClawguardError } from '../errors/index.js';
+import { maskPlan, maskTargets, type MountBind } from './bwrap-masks.js';
 import { isWithin } from './path-canonical.js';
+import { seccompProgram } from './seccomp.js';
 
 export interface Bind {
   src: string;
@@ -41,6 +44,8 @@ export interface BwrapSpec {
    * before starting the command (used to move the sandbox into a pids cgroup first).
    */
   syncFds?: { info: number; block: number };
+  /** Descriptor (in bwrap) carrying the seccomp program; required unless the spec is only a probe. */
+  seccompFd?: number;
   /** Inside uid/gid (default 65534, "nobody"). */
   uid?: number;
   gid?: number;
@@ -88,8 +93,7 @@ export function buildBwrapArgs(spec: BwrapSpec, features: BwrapInfo['features'] 
   const f = features ?? DEFAULT_FEATURES;
   const hidden = [...new Set((spec.hiddenPaths ?? []).map((h) => checkPath(h, 'hidden path')).flatMap((h) => [h, realOrSelf(h)]))];
 
-  type M = { kind: 'ro' | 'rw'; src: string; dest: string };
-  const binds: M[] = [];
+  const binds: MountBind[] = [];
   for (const [kind, list] of [['ro', spec.roBinds], ['rw', spec.rwBinds]] as const) {
     for (const b of list ?? []) {
       const src = checkPath(typeof b === 'string' ? b : b.src, 'bind');
@@ -104,9 +108,11 @@ export function buildBwrapArgs(spec: BwrapSpec, features: BwrapInfo['features'] 
       binds.push({ kind, src: srcReal, dest });
     }
   }
+  // Masks over hidden paths inside the binds, and pins that keep every directory on the way in place.
+  const plan = maskPlan(maskTargets(hidden), binds);
   // Parents before children, so a deeper bind lands on top of a shallower one.
   const depth = (p: string) => (p === '/' ? 0 : p.split('/').length);
-  binds.sort((a, b) => depth(a.dest) - depth(b.dest));
+  const mounts = [...binds, ...plan.pins].sort((a, b) => depth(a.dest) - depth(b.dest));
 
   const args: string[] = ['--unshare-all', '--unshare-user'];
   if (f.disableUserns) args.push('--disable-userns');
@@ -118,6 +124,10 @@ export function buildBwrapArgs(spec: BwrapSpec, features: BwrapInfo['features'] 
     if (![info, block].every((n) => Number.isInteger(n) && n > 2)) throw new ClawguardError('bad_request', 'sandbox sync descriptors must be integers above 2');
     args.push('--info-fd', String(info), '--block-fd', String(block));
   }
+  if (spec.seccompFd !== undefined) {
+    if (!(Number.isInteger(spec.seccompFd) && spec.seccompFd > 2)) throw new ClawguardError('bad_request', 'sandbox seccomp descriptor must be an integer above 2');
+    args.push('--seccomp', String(spec.seccompFd));
+  }
   args.push('--proc', '/proc', '--dev', '/dev');
   if (f.size) args.push('--size', String(Math.max(1, Math.floor(spec.tmpSizeMb ?? 64)) * 1024 * 1024));
   args.push('--tmpfs', '/tmp');
@@ -127,25 +137,10 @@ export function buildBwrapArgs(spec: BwrapSpec, features: BwrapInfo['features'] 
     if (typeof s.target !== 'string' || s.target.includes('\0')) throw new ClawguardError('bad_request', 'sandbox symlink target is invalid');
     args.push('--symlink', s.target, p);
   }
-  for (const b of binds) args.push(b.kind === 'ro' ? '--ro-bind' : '--bind', b.src, b.dest);
-
-  // Mask hidden paths that a bind would otherwise expose.
-  const masked = new Set<string>();
-  for (const h of hidden) {
-    for (const b of binds) {
-      if (!isWithin(h, b.src) || h === b.src) continue;
-      const inside = path.join(b.dest, path.relative(b.src, h));
-      if (masked.has(inside)) continue;
-      let st;
-      try {
-        st = lstatSync(h);
-      } catch {
-        continue; // does not exist: nothing to hide
-      }
-      masked.add(inside);
-      if (st.isDirectory()) args.push(...(f.perms ? ['--perms', '0000'] : []), '--tmpfs', inside, '--remount-ro', inside);
-      else args.push('--ro-bind', '/dev/null', inside);
-    }
+  for (const b of mounts) args.push(b.kind === 'ro' ? '--ro-bind' : '--bind', b.src, b.dest);
+  for (const m of plan.masks) {
+    if (m.dir) args.push(...(f.perms ? ['--perms', '0000'] : []), '--tmpfs', m.dest, '--remount-ro', m.dest);
+    else args.push('--ro-bind', '/dev/null', m.dest);
   }
   args.push('--clearenv');
   for (const [k, v] of Object.entries(spec.env)) {
@@ -195,11 +190,22 @@ export function detectBubblewrap(): BwrapInfo {
   const help = spawnSync(p, ['--help'], { encoding: 'utf8', timeout: 5000 });
   const h = `${help.stdout ?? ''}${help.stderr ?? ''}`;
   const features = { disableUserns: h.includes('--disable-userns'), size: h.includes('--size'), capDrop: h.includes('--cap-drop'), perms: h.includes('--perms') };
-  // Functional probe with the real builder: namespaces, binds and all.
-  const probe = spawnSync(p, buildBwrapArgs({ ...systemLayout([]), argv: [trueBinary()], rwBinds: [], network: 'none', env: {}, cwd: '/', tmpfsTmp: true, dieWithParent: true, newSession: true }, features), {
-    encoding: 'utf8',
-    timeout: 10_000,
-  });
+  // Functional probe with the real builder: namespaces, binds, the seccomp filter and all.
+  const prog = seccompProgram();
+  const dir = prog ? mkdtempSync(path.join(tmpdir(), 'cg-probe-')) : undefined;
+  let fd: number | undefined;
+  let probe;
+  try {
+    if (dir && prog) {
+      writeFileSync(path.join(dir, 'seccomp.bpf'), prog);
+      fd = openSync(path.join(dir, 'seccomp.bpf'), 'r');
+    }
+    const spec: BwrapSpec = { ...systemLayout([]), argv: [trueBinary()], rwBinds: [], network: 'none', env: {}, cwd: '/', tmpfsTmp: true, dieWithParent: true, newSession: true, ...(fd !== undefined ? { seccompFd: 3 } : {}) };
+    probe = spawnSync(p, buildBwrapArgs(spec, features), { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe', ...(fd !== undefined ? [fd] : [])] });
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
   if (probe.status !== 0) {
     return (cached = { available: false, path: p, version, features, reason: `bubblewrap ${version} cannot create a sandbox here: ${(probe.stderr || probe.error?.message || `exit ${probe.status}`).trim()}` });
   }

@@ -10,6 +10,7 @@ import { DEFAULT_LIMITS, findPrlimit, rlimitPrefix, type SandboxLimits } from '.
 import { expandTilde, isWithin } from './path-canonical.js';
 import { shieldStdio } from './fd-leaks.js';
 import { buildEnv, launch, realDir, requireSandbox, stripUndefined, type SandboxMode } from './launch.js';
+import { resolveCommand } from './exec-command.js';
 
 export interface RunSandboxedOptions {
   argv: string[];
@@ -50,7 +51,7 @@ function validArgv(argv: unknown): string[] {
   if (!Array.isArray(argv) || argv.length === 0 || argv.some((a) => typeof a !== 'string' || a.includes('\0')) || !argv[0]) {
     throw new ClawguardError('bad_request', 'argv must be a non-empty array of strings without NUL bytes');
   }
-  return argv as string[];
+  return [...(argv as string[])];
 }
 
 function checkCwd(cwd: string | undefined, workspace: string): string {
@@ -68,6 +69,9 @@ export async function runSandboxed(o: RunSandboxedOptions): Promise<SandboxResul
   const workspace = realDir(o.workspace, 'workspace');
   const hidden = (o.hiddenPaths ?? []).map((h) => expandTilde(h));
   const cwd = checkCwd(o.cwd, workspace);
+  // Commands resolve against the fixed sandbox PATH, here as in exec.run's prepare; nothing inside looks PATH up.
+  if (o.env && Object.hasOwn(o.env, 'PATH')) throw new ClawguardError('bad_request', 'exec: PATH may not be set; commands are resolved against the sandbox\'s fixed PATH');
+  argv[0] = resolveCommand(argv[0]!, cwd);
   const env = buildEnv(o.env, o.envAllow, {});
 
   const t0 = performance.now();

@@ -3,17 +3,22 @@
  * Other modules import only from here.
  *
  * Path guard (fs.* tools)
- *   createPathGuard({ allowedPaths, blockedPaths, workspace?, home?, hiddenPaths? }) → PathGuard
- *     resolve(p, 'read'|'write') → canonical real path, or throws path_blocked / bad_request
- *     readFile(p, { maxBytes? = 1 MiB }) → { content, truncated, path, size }  (not_found, path_blocked …)
- *     writeFile(p, data, { maxBytes? = 10 MiB, createDirs? = false }) → { path, bytes, created }
- *     list(p, { maxEntries? })    → { path, entries: [{ name, type, size }], truncated }  (blocked/hidden children omitted)
- *     stat(p)                     → { path, type, size, mtimeMs, mode }
+ *   createPathGuard({ allowedPaths, blockedPaths, workspace?, home?, hiddenPaths?, identityTtlMs? }) → PathGuard
+ *     canonical(p, 'read'|'write') → the canonical path (sync), or throws path_blocked / bad_request / not_found
+ *     resolve(p, mode)            → canonical(), as a promise
+ *     readFile(p, { maxBytes? = 1 MiB, exact? }) → { content, truncated, path, size }  (not_found, path_blocked …)
+ *     writeFile(p, data, { maxBytes? = 10 MiB, createDirs? = false, exact? }) → { path, bytes, created }
+ *     list(p, { maxEntries?, exact? }) → { path, entries: [{ name, type, size }], truncated }  (blocked/hidden children omitted)
+ *     stat(p, { exact? })         → { path, type, size, mtimeMs, mode }
  *     decide(canonicalPath)       → PathVerdict (sync, no disk access)
- *   Plain paths are never URL-decoded; `file://` URLs are decoded once; `~` expands; relative paths
- *   join the workspace. A blocked or hidden prefix wins over any allowed one. Opens use O_NOFOLLOW and
- *   re-check /proc/self/fd/N; writes walk from the root without following any symlink and refuse
- *   files with more than one hard link.
+ *   One canonicalisation (path-walk.ts) for policy, audit and guard: plain paths are never URL-decoded;
+ *   `file://` URLs are decoded once; `~` expands; relative paths join the workspace; `..` collapses;
+ *   symlinks are resolved component by component, looking only inside the allowed roots (no existence
+ *   oracle). A blocked or hidden prefix wins over any allowed one, and blocked paths and their
+ *   ancestors are also followed by identity (path-identity.ts), wherever they are moved or linked.
+ *   `exact: true` opens a canonical path as it is and fails if the descriptor is not that path.
+ *   protectedPaths(config, stateDir), agentReachProblems(…), assertAgentsCannotReach(…): the state dir,
+ *   policy dir, config and agent modules, and the start-up refusal when an agent could reach one.
  *
  * Egress guard (http.fetch, model calls)
  *   createEgressGuard({ allowedDomains, blockedDomains, allowPrivate?, lookup?, maxRedirects? = 5,
@@ -41,7 +46,12 @@
  *                  truncated, timedOut, durationMs, sandboxed }
  *   spawnSandboxedNode({ script, args?, scriptDirs?, roBinds?, workspace?, cwd?, env?, envAllow?,
  *                        hiddenPaths?, limits?, nodeArgs?, serialization?, mode? }) → ChildProcess (IPC on fd 3)
- *   Both throw sandbox_unavailable when bubblewrap (or prlimit) is missing, unless mode is "off".
+ *   Both throw sandbox_unavailable when bubblewrap, prlimit or a seccomp filter for this architecture is
+ *   missing, unless mode is "off". Every sandbox runs under the seccomp filter (seccomp.ts: no setuid/setgid
+ *   bits, no file capabilities), its masks cannot be moved (bwrap-masks.ts), and bwrap reads its options
+ *   from a descriptor, so /proc/1/cmdline inside names no masked path.
+ *   exec.run: resolveCommand(argv0, cwd) on the fixed SANDBOX_PATH; commandForms(entry) for `commands`
+ *   rules; checkAgentEnv(env, allow) for the names agents may set (sandbox.exec.agentEnv).
  *   Limits: prlimit inside the sandbox (CPU, address space, processes, file size); a pids cgroup when
  *   the gateway is root (RLIMIT_NPROC does not bind root); tmpfs /tmp with a size cap. Descriptors the
  *   gateway inherited without close-on-exec are covered with /dev/null in every child. The output cap
@@ -51,6 +61,7 @@ export { createPathGuard, procFdAvailable } from './path-guard.js';
 export type { PathGuard, PathGuardOptions, AccessMode, EntryType } from './path-guard.js';
 export type { PathVerdict } from './path-policy.js';
 export { lexicalCanonical, expandTilde } from './path-canonical.js';
+export { protectedPaths, agentReachProblems, assertAgentsCannotReach, type ProtectedPath } from './path-protected.js';
 
 export { createEgressGuard } from './egress-guard.js';
 export type { EgressGuard, EgressGuardOptions, EgressFetchOptions, EgressResponse, EgressLogEntry, CheckedUrl, HopInfo, Resolver, ResolvedAddress } from './egress-guard.js';
@@ -70,4 +81,7 @@ export type { RunSandboxedOptions, SandboxResult } from './exec.js';
 export { spawnSandboxedNode } from './node-spawn.js';
 export type { SpawnSandboxedNodeOptions } from './node-spawn.js';
 export { sandboxStatus, DEFAULT_ENV_ALLOW, SANDBOX_PATH } from './launch.js';
+export { resolveCommand, lookupCommand, commandForms, commandMatches, decidedCommand, SANDBOX_PATH_DIRS } from './exec-command.js';
+export { checkAgentEnv, neverAgentSettable, DEFAULT_AGENT_ENV } from './exec-env.js';
+export { seccompProgram, seccompStatus, buildSeccompProgram } from './seccomp.js';
 export type { SandboxMode } from './launch.js';

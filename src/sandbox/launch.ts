@@ -1,13 +1,16 @@
 /**
  * The one way a sandbox is started: bubblewrap built by buildBwrapArgs, the command under prlimit,
- * a pids cgroup when the gateway is root, inherited descriptors shielded. exec.run and process
- * isolation both launch through here.
+ * a pids cgroup when the gateway is root, inherited descriptors shielded, the seccomp filter always.
+ * bwrap's own arguments (every bind and mask) reach it on a descriptor (`--args FD`), so no process
+ * inside can read them from /proc/1/cmdline. exec.run and process isolation both launch through here.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ClawguardError } from '../errors/index.js';
 import { buildBwrapArgs, detectBubblewrap, systemLayout, type Bind } from './bwrap.js';
+import { ensureMaskPoints } from './bwrap-masks.js';
+import { requireSeccomp, seccompStatus } from './seccomp.js';
 import { DEFAULT_LIMITS, PidsCgroup, findPrlimit, processLimitStatus, rlimitPrefix, type SandboxLimits } from './limits.js';
 import { shieldStdio } from './fd-leaks.js';
 
@@ -78,15 +81,22 @@ export interface Launched {
  * into the cgroup before the command is allowed to start, so every descendant is counted.
  */
 export function launch(bwrap: string, o: LaunchOptions): Launched {
+  const seccomp = requireSeccomp('sandbox');
   const sys = systemLayout(o.hiddenPaths);
+  if (o.workspace) ensureMaskPoints(o.hiddenPaths, [o.workspace]);
   const processes = o.limits.processes ?? DEFAULT_LIMITS.processes;
   const cgroup = PidsCgroup.acquire(processes + 2); // + the sandbox's pid-1 reaper, slack
-  const stdio = shieldStdio<'pipe' | 'ignore' | 'ipc'>(cgroup ? [...o.stdio, 'pipe', 'pipe'] : [...o.stdio]) as StdioOptions;
+  // Descriptors after the caller's: bwrap's arguments, the seccomp program, then the cgroup handshake.
+  const argsFd = o.stdio.length;
+  const seccompFd = argsFd + 1;
+  const syncFd = seccompFd + 1;
+  const stdio = shieldStdio<'pipe' | 'ignore' | 'ipc'>([...o.stdio, 'pipe', 'pipe', ...(cgroup ? (['pipe', 'pipe'] as const) : [])]) as StdioOptions;
+  const command = [...rlimitPrefix(o.limits, findPrlimit()!), ...o.argv];
   let args: string[];
   try {
     args = buildBwrapArgs(
     {
-      argv: [...rlimitPrefix(o.limits, findPrlimit()!), ...o.argv],
+      argv: command,
       roBinds: [...sys.roBinds, ...o.roBinds],
       rwBinds: o.workspace ? [o.workspace] : [],
       symlinks: sys.symlinks,
@@ -98,7 +108,8 @@ export function launch(bwrap: string, o: LaunchOptions): Launched {
       tmpSizeMb: o.limits.tmpSizeMb ?? DEFAULT_LIMITS.tmpSizeMb,
       dieWithParent: true,
       newSession: true,
-      ...(cgroup ? { syncFds: { info: o.stdio.length, block: o.stdio.length + 1 } } : {}),
+      seccompFd,
+      ...(cgroup ? { syncFds: { info: syncFd, block: syncFd + 1 } } : {}),
     },
     detectBubblewrap().features,
     );
@@ -108,15 +119,22 @@ export function launch(bwrap: string, o: LaunchOptions): Launched {
   }
   let child: ChildProcess;
   try {
-    child = spawn(bwrap, args, { cwd: '/', env: {}, stdio, ...(o.serialization ? { serialization: o.serialization } : {}) });
+    // The options (binds, masks) go on the descriptor; bwrap wants the command itself on its command line.
+    child = spawn(bwrap, ['--args', String(argsFd), '--', ...command], { cwd: '/', env: {}, stdio, ...(o.serialization ? { serialization: o.serialization } : {}) });
   } catch (e) {
     if (cgroup) void cgroup.release();
     throw e;
   }
+  const options = args.slice(0, args.length - command.length - 1);
+  for (const [fd, data] of [[argsFd, Buffer.from(`${options.join('\0')}\0`)], [seccompFd, seccomp]] as const) {
+    const w = child.stdio[fd] as NodeJS.WritableStream | null;
+    w?.on('error', () => undefined); // bwrap gone early: its exit says why
+    w?.end(data);
+  }
   if (!cgroup) return { child, started: Promise.resolve() };
   child.once('exit', () => void cgroup.release());
-  const info = child.stdio[o.stdio.length] as NodeJS.ReadableStream & { destroy(): void };
-  const block = child.stdio[o.stdio.length + 1] as NodeJS.WritableStream & { destroy(): void };
+  const info = child.stdio[syncFd] as NodeJS.ReadableStream & { destroy(): void };
+  const block = child.stdio[syncFd + 1] as NodeJS.WritableStream & { destroy(): void };
   const started = new Promise<void>((resolve, reject) => {
     let buf = '';
     const onExit = () => reject(new ClawguardError('tool_failed', 'sandbox exited before it started'));
@@ -153,6 +171,17 @@ export function stripUndefined(l: SandboxLimits): SandboxLimits {
   return Object.fromEntries(Object.entries(l).filter(([, v]) => v !== undefined)) as SandboxLimits;
 }
 
+/** Who files created in a sandbox belong to on the host, and what keeps them harmless. */
+function privilegeStatus(seccomp: ReturnType<typeof seccompStatus>): { gatewayUid: number | null; meaning: string; seccomp: ReturnType<typeof seccompStatus> } {
+  const uid = typeof process.getuid === 'function' ? process.getuid() : null;
+  const owner = uid === 0 ? 'root' : uid === null ? 'the gateway user' : `uid ${uid}`;
+  const meaning =
+    `the gateway runs as ${uid === 0 ? 'root' : owner}: the sandbox's uid 65534 maps to ${owner} outside, so files an agent creates in its workspace belong to ${owner} on the host` +
+    (uid === 0 ? ' (a setuid bit on one would make it a root shell for any local user)' : '') +
+    (seccomp.available ? '; setuid/setgid bits and file capabilities are refused by the seccomp filter' : `; ${seccomp.reason ?? 'no seccomp filter'}`);
+  return { gatewayUid: uid, meaning, seccomp };
+}
+
 /** What the sandbox can do here, for `clawguard status` and the healthz details. */
 export function sandboxStatus(mode: SandboxMode = 'strict'): {
   mode: SandboxMode;
@@ -161,10 +190,17 @@ export function sandboxStatus(mode: SandboxMode = 'strict'): {
   bubblewrap: ReturnType<typeof detectBubblewrap>;
   prlimit: string | null;
   processLimit: ReturnType<typeof processLimitStatus>;
+  privileges: ReturnType<typeof privilegeStatus>;
 } {
   const bubblewrap = detectBubblewrap();
   const prlimit = findPrlimit();
   const processLimit = processLimitStatus();
-  const reason = mode === 'off' ? 'sandbox mode is "off": exec and process isolation run without isolation' : !bubblewrap.available ? bubblewrap.reason : !prlimit ? 'prlimit (util-linux) is not installed' : undefined;
-  return { mode, available: mode === 'off' || (bubblewrap.available && !!prlimit), ...(reason ? { reason } : {}), bubblewrap, prlimit, processLimit };
+  const seccomp = seccompStatus();
+  const reason =
+    mode === 'off' ? 'sandbox mode is "off": exec and process isolation run without isolation'
+    : !bubblewrap.available ? bubblewrap.reason
+    : !prlimit ? 'prlimit (util-linux) is not installed'
+    : !seccomp.available ? seccomp.reason
+    : undefined;
+  return { mode, available: mode === 'off' || (bubblewrap.available && !!prlimit && seccomp.available), ...(reason ? { reason } : {}), bubblewrap, prlimit, processLimit, privileges: privilegeStatus(seccomp) };
 }

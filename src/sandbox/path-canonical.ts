@@ -113,3 +113,22 @@ export function isWithin(p: string, prefix: string): boolean {
   if (prefix === '/') return true;
   return p === prefix || p.startsWith(prefix + '/');
 }
+
+/**
+ * Synchronous: where an absolute path really is, or would be if created: the real path of its longest
+ * existing prefix plus the rest. For paths the operator configured, never for agent input.
+ */
+export function realOrPlanned(abs: string): string {
+  const tail: string[] = [];
+  for (let head = path.resolve(abs); ; ) {
+    try {
+      const r = realpathSync(head);
+      return tail.length ? path.join(r, ...tail.reverse()) : r;
+    } catch {
+      const parent = path.dirname(head);
+      if (parent === head) return path.resolve(abs);
+      tail.push(path.basename(head));
+      head = parent;
+    }
+  }
+}

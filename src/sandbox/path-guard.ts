@@ -1,16 +1,23 @@
 /**
- * Path guard: the second line behind policy for fs.* tools. Decides on canonical paths, then opens
- * without following a final symlink and checks where the opened descriptor really is
- * (/proc/self/fd/N), so a symlink swapped in between the check and the open cannot lead outside.
- * Writes walk from the allowed root one component at a time through /proc/self/fd/<dir>/<name>
- * (an openat() in effect) with O_NOFOLLOW, so they never follow a symlink and only create inside a root.
+ * Path guard: the second line behind policy for fs.* tools. `canonical()` turns what the agent wrote
+ * into the one path the tool will open (path-walk.ts); the policy decides on that path and the audit
+ * records it. The operations then open exactly that path, never resolving it again: each open refuses
+ * to follow a symlink, and the descriptor it yields must be that path (/proc/self/fd/N) and must not be
+ * a protected object, so a swap in between fails the call. Inside a root that holds blocked paths,
+ * opens walk one directory descriptor at a time (openat() through /proc/self/fd/<dir>/<name>), checking
+ * each directory's identity on the very object the next lookup goes through. Writes always walk so.
+ *
+ * Messages name the path as the agent gave it (or the canonical path, once inside an allowed root) and
+ * never what a symlink pointed at.
  */
-import { constants as C, readlinkSync, openSync, closeSync } from 'node:fs';
-import { lstat, mkdir, open, readdir, readlink, realpath, type FileHandle } from 'node:fs/promises';
+import { closeSync, constants as C, fstatSync, lstatSync, mkdirSync, openSync, readlinkSync, type Stats } from 'node:fs';
+import { lstat, mkdir, open, readdir, readlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { ClawguardError } from '../errors/index.js';
-import { lexicalCanonical, realpathLongestPrefix, showPath } from './path-canonical.js';
-import { PathPolicy, type PathVerdict } from './path-policy.js';
+import { lexicalCanonical, showPath } from './path-canonical.js';
+import { ProtectedIdentities } from './path-identity.js';
+import { PathPolicy, type PathDenial, type PathVerdict } from './path-policy.js';
+import { movedDenial, walkCanonical, type WalkProblem } from './path-walk.js';
 
 export type AccessMode = 'read' | 'write';
 export type EntryType = 'file' | 'directory' | 'symlink' | 'other';
@@ -24,21 +31,30 @@ export interface PathGuardOptions {
   home?: string;
   /** Always refused, never listed, never named in messages (the gateway's state dir). */
   hiddenPaths?: string[];
-  /** Test seam: runs after the decision and before the open, to stage a symlink race deterministically. */
+  /** Test seam: runs after canonicalisation and before the open, to stage a race deterministically. */
   beforeOpen?: (canonical: string, mode: AccessMode) => void | Promise<void>;
+  /** How often the identities of blocked paths are re-read (default 1000 ms). */
+  identityTtlMs?: number;
+}
+
+/** `exact`: `p` is a canonical path from canonical(); it is opened as it is and never resolved again. */
+export interface OpenOptions {
+  exact?: boolean;
 }
 
 export interface PathGuard {
   readonly workspace: string | undefined;
-  /** Canonical real path if `p` may be accessed in `mode`; throws path_blocked / bad_request otherwise. */
+  /** The canonical path `p` names, if it may be accessed in `mode`; throws path_blocked / bad_request / not_found otherwise. */
+  canonical(p: string, mode: AccessMode): string;
+  /** canonical(), as a promise. */
   resolve(p: string, mode: AccessMode): Promise<string>;
   /** Synchronous decision for an already canonical absolute path (no filesystem access). */
   decide(canonical: string): PathVerdict;
-  readFile(p: string, opts?: { maxBytes?: number }): Promise<{ content: Buffer; truncated: boolean; path: string; size: number }>;
+  readFile(p: string, opts?: { maxBytes?: number } & OpenOptions): Promise<{ content: Buffer; truncated: boolean; path: string; size: number }>;
   /** Creates missing parent directories only with createDirs: true (default false). */
-  writeFile(p: string, data: string | Uint8Array, opts?: { maxBytes?: number; createDirs?: boolean }): Promise<{ path: string; bytes: number; created: boolean }>;
-  list(p: string, opts?: { maxEntries?: number }): Promise<{ path: string; entries: Array<{ name: string; type: EntryType; size: number }>; truncated: boolean }>;
-  stat(p: string): Promise<{ path: string; type: EntryType; size: number; mtimeMs: number; mode: number }>;
+  writeFile(p: string, data: string | Uint8Array, opts?: { maxBytes?: number; createDirs?: boolean } & OpenOptions): Promise<{ path: string; bytes: number; created: boolean }>;
+  list(p: string, opts?: { maxEntries?: number } & OpenOptions): Promise<{ path: string; entries: Array<{ name: string; type: EntryType; size: number }>; truncated: boolean }>;
+  stat(p: string, opts?: OpenOptions): Promise<{ path: string; type: EntryType; size: number; mtimeMs: number; mode: number }>;
 }
 
 const DEFAULT_MAX_READ = 1024 * 1024;
@@ -69,113 +85,181 @@ function typeOf(st: { isFile(): boolean; isDirectory(): boolean; isSymbolicLink(
   return st.isFile() ? 'file' : st.isDirectory() ? 'directory' : st.isSymbolicLink() ? 'symlink' : 'other';
 }
 
+const PROBLEMS: Record<WalkProblem, [string, string]> = {
+  loop: ['path_blocked', 'has too many levels of symlinks'],
+  'not-directory': ['bad_request', 'has a non-directory where a directory is needed'],
+  'symlink-write': ['path_blocked', 'is blocked: it passes through a symlink and writes never follow symlinks'],
+  'root-write': ['bad_request', 'is an allowed root itself, not a file in it'],
+  'not-found': ['not_found', 'does not exist'],
+  inaccessible: ['forbidden', 'is not accessible to the gateway'],
+};
+
 export function createPathGuard(opts: PathGuardOptions): PathGuard {
   const policy = new PathPolicy(opts);
+  const ids = new ProtectedIdentities(policy.protectedForms(), policy.allowed.map((a) => a.forms[a.forms.length - 1]!), opts.identityTtlMs);
   const workspace = opts.workspace ? path.resolve(opts.workspace) : undefined;
   const ctx = { workspace, home: opts.home };
 
-  const describe = (input: string, canonical: string) => (input === canonical ? showPath(canonical) : `${showPath(input)} (→ ${showPath(canonical)})`);
-
-  function deny(input: string, canonical: string, v: PathVerdict, extra = ''): never {
-    const what = describe(input, canonical);
-    if (v.ok) throw new Error('deny() called with an allowing verdict');
+  function deny(shown: string, v: PathDenial, extra = ''): never {
     const why =
       v.reason === 'hidden' ? 'it is inside a path the gateway never exposes'
       : v.reason === 'blocked' ? `it is under blocked path "${v.rule}"`
       : `it is outside the allowed paths (${policy.allowed.map((a) => a.entry).join(', ') || 'none configured'})`;
-    throw new ClawguardError('path_blocked', `path ${what} is blocked: ${why}${extra}`, { details: { path: canonical, reason: v.reason } });
+    throw new ClawguardError('path_blocked', `path ${showPath(shown)} is blocked: ${why}${extra}`, { details: { reason: v.reason } });
   }
 
-  async function resolve(input: string, mode: AccessMode): Promise<string> {
+  function changed(canonical: string): never {
+    throw new ClawguardError('path_blocked', `path ${showPath(canonical)} changed while being opened (a rename or symlink swap after the check); the call is refused`, { details: { reason: 'race' } });
+  }
+
+  function canonical(input: string, mode: AccessMode): string {
     const lexical = lexicalCanonical(input, ctx);
-    // Decide on the lexical form first: "/etc/x" is refused without touching the disk.
-    const lv = policy.decide(lexical);
-    if (!lv.ok) deny(input, lexical, lv);
-    let real: string;
-    try {
-      real = (await realpathLongestPrefix(lexical)).real;
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new ClawguardError(code === 'ELOOP' ? 'path_blocked' : 'bad_request', `path ${describe(input, lexical)} cannot be resolved (${code ?? 'error'})`);
-    }
-    const rv = policy.decide(real);
-    if (!rv.ok) deny(input, real, rv, real !== lexical ? ' (reached through a symlink)' : '');
-    if (mode === 'write') {
-      if (real === rv.root) throw new ClawguardError('bad_request', `path ${describe(input, real)} is an allowed root itself, not a file in it`);
-      // Writes never follow symlinks: below its root, the real path must spell exactly what was asked.
-      if (real !== lexical && lv.ok) {
-        const rootReal = await realpath(lv.root).catch(() => lv.root);
-        if (path.join(rootReal, path.relative(lv.root, lexical)) !== real) {
-          throw new ClawguardError('path_blocked', `path ${describe(input, real)} is blocked: it passes through a symlink and writes never follow symlinks`, {
-            details: { path: real, reason: 'symlink' },
-          });
-        }
-      }
-    }
-    return real;
+    const w = walkCanonical(lexical, policy, ids, mode);
+    if (w.ok) return w.path;
+    if ('denial' in w) deny(input, w.denial, w.moved ? ' (it was moved or linked here from there)' : w.followed ? ' (reached through a symlink)' : '');
+    const [code, what] = PROBLEMS[w.problem];
+    throw new ClawguardError(code, `path ${showPath(input)} ${what}`);
   }
 
-  /** Where an open descriptor really is, re-decided. Catches a swap that happened after resolve(). */
-  async function verifyOpened(fh: FileHandle, input: string, expected: string): Promise<string> {
-    let actual: string;
-    if (procFdAvailable()) {
-      actual = await readlink(`/proc/self/fd/${fh.fd}`);
-    } else {
-      // Fallback without /proc: the path we checked must still name the inode we hold.
-      const [a, b] = await Promise.all([fh.stat(), lstat(expected)]);
-      if (a.ino !== b.ino || a.dev !== b.dev) actual = '(changed)';
-      else actual = expected;
-    }
-    const v = actual.startsWith('/') ? policy.decide(actual) : ({ ok: false, reason: 'outside' } as const);
-    if (!v.ok) {
-      throw new ClawguardError('path_blocked', `path ${describe(input, expected)} changed while being opened and now leads to a path that is not allowed (symlink race?)`, {
-        details: { path: expected, reason: 'race' },
-      });
-    }
-    return actual;
+  /** The identity check on an object met while opening `p` (a directory on the way, or the target). */
+  function checkIdentity(st: Stats, at: string, p: string): void {
+    const was = ids.lookup(st);
+    if (was === undefined || was === at) return;
+    const d = movedDenial(p, [{ at, was }], policy);
+    if (d) deny(p, d, ' (it was moved or linked here from there)');
   }
 
-  function mapOpenError(e: unknown, input: string, canonical: string, mode: AccessMode): never {
+  function mapOpenError(e: unknown, p: string, mode: AccessMode): never {
     const code = (e as NodeJS.ErrnoException).code;
-    const what = describe(input, canonical);
+    const what = showPath(p);
     if (code === 'ENOENT') throw new ClawguardError('not_found', `path ${what} does not exist`);
-    if (code === 'ELOOP') throw new ClawguardError('path_blocked', `path ${what} is a symlink that was not resolved at check time (dangling, looping or swapped in); ${mode === 'write' ? 'writes never follow symlinks' : 'it is not followed'}`);
+    if (code === 'ELOOP') changed(p);
     if (code === 'EISDIR') throw new ClawguardError('bad_request', `path ${what} is a directory`);
     if (code === 'ENOTDIR') throw new ClawguardError('bad_request', `path ${what} has a non-directory where a directory is needed`);
     if (code === 'EACCES' || code === 'EPERM') throw new ClawguardError('forbidden', `path ${what} is not accessible to the gateway (${code})`);
     if (code === 'ENXIO') throw new ClawguardError('bad_request', `path ${what} is not a regular file (socket or device)`);
-    throw new ClawguardError('tool_failed', `path ${what}: ${(e as Error).message}`);
+    throw new ClawguardError('tool_failed', `path ${what} could not be opened for ${mode === 'write' ? 'writing' : 'reading'} (${code ?? 'error'})`);
   }
 
-  async function openChecked(input: string, mode: AccessMode, flags: number): Promise<{ fh: FileHandle; real: string; actual: string }> {
-    const real = await resolve(input, mode);
-    if (opts.beforeOpen) await opts.beforeOpen(real, mode);
-    let fh: FileHandle;
-    try {
-      fh = await open(real, flags | O_NOFOLLOW | O_NONBLOCK);
-    } catch (e) {
-      // O_DIRECTORY|O_NOFOLLOW on a symlink reports ENOTDIR, not ELOOP: say what it really is.
-      if ((e as NodeJS.ErrnoException).code === 'ENOTDIR' && (await lstat(real).then((s) => s.isSymbolicLink(), () => false))) {
-        throw new ClawguardError('path_blocked', `path ${describe(input, real)} is a symlink that was not resolved at check time (it changed after the check); it is not followed`);
+  /** The canonical path to open: `p` itself when exact (checked to be canonical), else canonical(p). */
+  async function target(p: string, mode: AccessMode, o: OpenOptions | undefined): Promise<{ real: string; root: string }> {
+    let real: string;
+    if (o?.exact) {
+      if (typeof p !== 'string' || !path.isAbsolute(p) || path.resolve(p) !== p || p.includes('\0')) {
+        throw new ClawguardError('bad_request', `path ${showPath(String(p))} is not a canonical absolute path`);
       }
-      mapOpenError(e, input, real, mode);
+      real = p;
+    } else real = canonical(p, mode);
+    if (opts.beforeOpen) await opts.beforeOpen(real, mode);
+    const v = policy.decide(real);
+    if (!v.ok) deny(real, v);
+    ids.refresh();
+    return { real, root: policy.realForm(v.root) };
+  }
+
+  /**
+   * Open directory `name` inside the directory descriptor `dir`, never following a symlink. The walk is
+   * synchronous: a few microseconds per directory, where each asynchronous call costs a thread-pool trip.
+   */
+  function openChildDir(dir: number, name: string, create: boolean, real: string): number {
+    const p = `/proc/self/fd/${dir}/${name}`;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        return openSync(p, C.O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' && create && attempt === 0) {
+          try {
+            mkdirSync(p, { mode: 0o755 });
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'EEXIST') mapOpenError(err, real, 'write');
+          }
+          continue;
+        }
+        if (code === 'ELOOP' || code === 'ENOTDIR') {
+          // Not a directory, or a symlink: either the path changed after the check, or it never was one.
+          if (lstatSync(p, { throwIfNoEntry: false })?.isSymbolicLink()) changed(real);
+          throw new ClawguardError('bad_request', `path ${showPath(real)}: component "${name}" is not a directory`);
+        }
+        mapOpenError(e, real, 'read');
+      }
+    }
+    throw new ClawguardError('not_found', `path ${showPath(real)}: directory "${name}" vanished while being created`);
+  }
+
+  /**
+   * Open the directory that holds `real`'s last component, one descriptor at a time from the root,
+   * checking each directory's identity. Returns its descriptor (the caller closes it) and the last name.
+   */
+  function openParent(real: string, root: string, createDirs: boolean): { dir: number; base: string } {
+    const parts = real === root ? [] : real.slice(root === '/' ? 1 : root.length + 1).split('/');
+    const base = parts.pop() ?? '';
+    let dir: number;
+    try {
+      dir = openSync(root, C.O_RDONLY | O_DIRECTORY);
+    } catch (e) {
+      mapOpenError(e, real, 'read');
+    }
+    let at = root;
+    try {
+      for (const name of parts) {
+        const next = openChildDir(dir, name, createDirs, real);
+        closeSync(dir);
+        dir = next;
+        at = at === '/' ? `/${name}` : `${at}/${name}`;
+        checkIdentity(fstatSync(dir), at, real);
+      }
+    } catch (e) {
+      closeSync(dir);
+      throw e;
+    }
+    return { dir, base };
+  }
+
+  /** Where an open descriptor really is: it must be exactly `real`, and not a protected object. */
+  async function verifyOpened(fh: FileHandle, real: string): Promise<Stats> {
+    const st = await fh.stat();
+    if (procFdAvailable()) {
+      if ((await readlink(`/proc/self/fd/${fh.fd}`)) !== real) changed(real);
+    } else {
+      const now = await lstat(real).catch(() => null);
+      if (!now || now.ino !== st.ino || now.dev !== st.dev) changed(real);
+    }
+    checkIdentity(st, real, real);
+    return st;
+  }
+
+  async function openExisting(p: string, flags: number, o: OpenOptions | undefined): Promise<{ fh: FileHandle; real: string; st: Stats }> {
+    const { real, root } = await target(p, 'read', o);
+    let fh: FileHandle;
+    if (procFdAvailable() && ids.guards(root) && real !== root) {
+      const { dir, base } = openParent(real, root, false);
+      try {
+        fh = await open(`/proc/self/fd/${dir}/${base}`, flags | O_NOFOLLOW | O_NONBLOCK).catch((e) => mapOpenError(e, real, 'read'));
+      } finally {
+        closeSync(dir);
+      }
+    } else {
+      fh = await open(real, flags | O_NOFOLLOW | O_NONBLOCK).catch((e) => {
+        // O_DIRECTORY|O_NOFOLLOW on a symlink reports ENOTDIR: a symlink here means the path changed.
+        if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') return lstat(real).then((s) => (s.isSymbolicLink() ? changed(real) : mapOpenError(e, real, 'read')), () => mapOpenError(e, real, 'read'));
+        return mapOpenError(e, real, 'read');
+      });
     }
     try {
-      const actual = await verifyOpened(fh, input, real);
-      return { fh, real, actual };
+      return { fh, real, st: await verifyOpened(fh, real) };
     } catch (e) {
       await fh.close();
       throw e;
     }
   }
 
-  async function readFile(input: string, o: { maxBytes?: number } = {}) {
+  async function readFile(input: string, o: { maxBytes?: number } & OpenOptions = {}) {
     const maxBytes = Math.max(0, o.maxBytes ?? DEFAULT_MAX_READ);
-    const { fh, real, actual } = await openChecked(input, 'read', C.O_RDONLY);
+    const { fh, real, st } = await openExisting(input, C.O_RDONLY, o);
     try {
-      const st = await fh.stat();
-      if (st.isDirectory()) throw new ClawguardError('bad_request', `path ${describe(input, real)} is a directory; use list`);
-      if (!st.isFile()) throw new ClawguardError('bad_request', `path ${describe(input, real)} is not a regular file`);
+      if (st.isDirectory()) throw new ClawguardError('bad_request', `path ${showPath(real)} is a directory; use list`);
+      if (!st.isFile()) throw new ClawguardError('bad_request', `path ${showPath(real)} is not a regular file`);
       // Read one byte past the cap to know whether we truncated; /proc-like files report size 0.
       const want = maxBytes + 1;
       const buf = Buffer.allocUnsafe(Math.min(want, Math.max(st.size + 1, 64 * 1024)));
@@ -193,88 +277,44 @@ export function createPathGuard(opts: PathGuardOptions): PathGuard {
       chunks = [];
       const truncated = content.length > maxBytes;
       if (truncated) content = content.subarray(0, maxBytes);
-      return { content, truncated, path: actual, size: st.size };
+      return { content, truncated, path: real, size: st.size };
     } finally {
       await fh.close();
     }
   }
 
-  /** Open directory `name` inside the directory held by `dir`, never following a symlink. */
-  async function openChildDir(dir: FileHandle, name: string, create: boolean, input: string, canonical: string): Promise<FileHandle> {
-    const p = `/proc/self/fd/${dir.fd}/${name}`;
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        return await open(p, C.O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT' && create && attempt === 0) {
-          await mkdir(p, { mode: 0o755 }).catch((err: NodeJS.ErrnoException) => {
-            if (err.code !== 'EEXIST') throw err;
-          });
-          continue;
-        }
-        if (code === 'ELOOP' || code === 'ENOTDIR') {
-          throw new ClawguardError('path_blocked', `path ${describe(input, canonical)} is blocked: component "${name}" is a symlink or not a directory; writes never follow symlinks`);
-        }
-        mapOpenError(e, input, canonical, 'write');
-      }
-    }
-    throw new ClawguardError('not_found', `path ${describe(input, canonical)}: directory "${name}" vanished while being created`);
-  }
-
-  async function writeFile(input: string, data: string | Uint8Array, o: { maxBytes?: number; createDirs?: boolean } = {}) {
+  async function writeFile(input: string, data: string | Uint8Array, o: { maxBytes?: number; createDirs?: boolean } & OpenOptions = {}) {
     const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     const maxBytes = o.maxBytes ?? DEFAULT_MAX_WRITE;
     if (buf.length > maxBytes) throw new ClawguardError('bad_request', `write to ${showPath(input)} refused: ${buf.length} bytes exceeds the ${maxBytes}-byte limit`);
-    const real = await resolve(input, 'write');
-    if (opts.beforeOpen) await opts.beforeOpen(real, 'write');
-    const v = policy.decide(real);
-    if (!v.ok) deny(input, real, v);
+    const { real, root } = await target(input, 'write', o);
+    if (real === root) throw new ClawguardError('bad_request', `path ${showPath(real)} is an allowed root itself, not a file in it`);
     let fh: FileHandle;
     let created = false;
     if (procFdAvailable()) {
-      // Walk from the allowed root, component by component, without following any symlink.
-      // v.root prefixes a fully resolved path, so it is itself a real path.
-      const root = v.root;
-      const parts = path.relative(root, real).split('/');
-      const base = parts.pop()!;
-      let dir = await open(root, C.O_RDONLY | O_DIRECTORY);
+      const { dir, base } = openParent(real, root, o.createDirs ?? false);
       try {
-        for (const name of parts) {
-          const next = await openChildDir(dir, name, o.createDirs ?? false, input, real);
-          await dir.close();
-          dir = next;
-        }
-        const target = `/proc/self/fd/${dir.fd}/${base}`;
+        const at = `/proc/self/fd/${dir}/${base}`;
         try {
-          fh = await open(target, C.O_WRONLY | C.O_CREAT | C.O_EXCL | O_NOFOLLOW | O_NONBLOCK, 0o644);
+          fh = await open(at, C.O_WRONLY | C.O_CREAT | C.O_EXCL | O_NOFOLLOW | O_NONBLOCK, 0o644);
           created = true;
         } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') mapOpenError(e, input, real, 'write');
-          try {
-            fh = await open(target, C.O_WRONLY | O_NOFOLLOW | O_NONBLOCK);
-          } catch (e2) {
-            mapOpenError(e2, input, real, 'write');
-          }
+          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') mapOpenError(e, real, 'write');
+          fh = await open(at, C.O_WRONLY | O_NOFOLLOW | O_NONBLOCK).catch((e2) => mapOpenError(e2, real, 'write'));
         }
       } finally {
-        await dir.close();
+        closeSync(dir);
       }
     } else {
       if (o.createDirs ?? false) await mkdir(path.dirname(real), { recursive: true });
-      try {
-        fh = await open(real, C.O_WRONLY | C.O_CREAT | O_NOFOLLOW | O_NONBLOCK, 0o644);
-      } catch (e) {
-        mapOpenError(e, input, real, 'write');
-      }
+      fh = await open(real, C.O_WRONLY | C.O_CREAT | O_NOFOLLOW | O_NONBLOCK, 0o644).catch((e) => mapOpenError(e, real, 'write'));
     }
     try {
-      const actual = await verifyOpened(fh, input, real);
+      const st = await verifyOpened(fh, real);
       if (!created) {
-        const st = await fh.stat();
-        if (!st.isFile()) throw new ClawguardError('bad_request', `path ${describe(input, real)} is not a regular file`);
+        if (!st.isFile()) throw new ClawguardError('bad_request', `path ${showPath(real)} is not a regular file`);
         // A hard link would let a write land in a file that also lives outside the root.
-        if (st.nlink > 1) throw new ClawguardError('path_blocked', `path ${describe(input, real)} is blocked: it has ${st.nlink} hard links; writes refuse shared inodes`);
+        if (st.nlink > 1) throw new ClawguardError('path_blocked', `path ${showPath(real)} is blocked: it has ${st.nlink} hard links; writes refuse shared inodes`);
         await fh.truncate(0);
       }
       let off = 0;
@@ -282,45 +322,47 @@ export function createPathGuard(opts: PathGuardOptions): PathGuard {
         const { bytesWritten } = await fh.write(buf, off, buf.length - off, off);
         off += bytesWritten;
       }
-      return { path: actual, bytes: buf.length, created };
+      return { path: real, bytes: buf.length, created };
     } finally {
       await fh.close();
     }
   }
 
-  async function list(input: string, o: { maxEntries?: number } = {}) {
+  async function list(input: string, o: { maxEntries?: number } & OpenOptions = {}) {
     const maxEntries = o.maxEntries ?? 10_000;
-    const { fh, real, actual } = await openChecked(input, 'read', C.O_RDONLY | O_DIRECTORY);
+    const { fh, real, st } = await openExisting(input, C.O_RDONLY | O_DIRECTORY, o);
     try {
+      if (!st.isDirectory()) throw new ClawguardError('bad_request', `path ${showPath(real)} is not a directory`);
       const base = procFdAvailable() ? `/proc/self/fd/${fh.fd}` : real;
-      const dirents = await readdir(base, { withFileTypes: true }).catch((e) => mapOpenError(e, input, real, 'read'));
+      const dirents = await readdir(base, { withFileTypes: true }).catch((e) => mapOpenError(e, real, 'read'));
       const entries: Array<{ name: string; type: EntryType; size: number }> = [];
       let truncated = false;
       for (const d of dirents.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-        // Hidden and blocked children are not even named.
-        if (!policy.decide(path.join(actual, d.name)).ok) continue;
+        const child = path.join(real, d.name);
+        // Hidden and blocked children are not even named, by path or by identity.
+        if (!policy.decide(child).ok) continue;
+        const cst = await lstat(`${base}/${d.name}`).catch(() => null);
+        if (cst) {
+          const was = ids.lookup(cst);
+          if (was !== undefined && was !== child && movedDenial(child, [{ at: child, was }], policy)) continue;
+        }
         if (entries.length >= maxEntries) {
           truncated = true;
           break;
         }
-        const st = await lstat(`${base}/${d.name}`).catch(() => null);
-        entries.push({ name: d.name, type: st ? typeOf(st) : typeOf(d), size: st?.isFile() ? st.size : 0 });
+        entries.push({ name: d.name, type: cst ? typeOf(cst) : typeOf(d), size: cst?.isFile() ? cst.size : 0 });
       }
-      return { path: actual, entries, truncated };
+      return { path: real, entries, truncated };
     } finally {
       await fh.close();
     }
   }
 
-  async function stat(input: string) {
-    const { fh, actual } = await openChecked(input, 'read', C.O_RDONLY);
-    try {
-      const st = await fh.stat();
-      return { path: actual, type: typeOf(st), size: st.size, mtimeMs: st.mtimeMs, mode: st.mode & 0o7777 };
-    } finally {
-      await fh.close();
-    }
+  async function stat(input: string, o: OpenOptions = {}) {
+    const { fh, real, st } = await openExisting(input, C.O_RDONLY, o);
+    await fh.close();
+    return { path: real, type: typeOf(st), size: st.size, mtimeMs: st.mtimeMs, mode: st.mode & 0o7777 };
   }
 
-  return { workspace, resolve, decide: (p) => policy.decide(p), readFile, writeFile, list, stat };
+  return { workspace, canonical, resolve: async (p, mode) => canonical(p, mode), decide: (p) => policy.decide(p), readFile, writeFile, list, stat };
 }

@@ -20,6 +20,8 @@ export type PathVerdict =
   | { ok: false; reason: 'hidden' }
   | { ok: false; reason: 'outside' };
 
+export type PathDenial = Exclude<PathVerdict, { ok: true }>;
+
 export class PathPolicy {
   /** Each configured entry with its lexical and real forms. */
   readonly allowed: Array<{ entry: string; forms: string[] }>;
@@ -44,8 +46,8 @@ export class PathPolicy {
 
   /** Decide for one canonical absolute path. */
   decide(p: string): PathVerdict {
-    if (this.hidden.some((h) => isWithin(p, h))) return { ok: false, reason: 'hidden' };
-    for (const b of this.blocked) if (b.forms.some((f) => isWithin(p, f))) return { ok: false, reason: 'blocked', rule: b.entry };
+    for (const h of this.hidden) if (isWithin(p, h)) return { ok: false, reason: 'hidden' };
+    for (const b of this.blocked) for (const f of b.forms) if (isWithin(p, f)) return { ok: false, reason: 'blocked', rule: b.entry };
     let best: string | undefined;
     for (const a of this.allowed) for (const f of a.forms) if (isWithin(p, f) && (!best || f.length > best.length)) best = f;
     return best ? { ok: true, root: best } : { ok: false, reason: 'outside' };
@@ -54,5 +56,22 @@ export class PathPolicy {
   /** Every form of every allowed root (for messages and for choosing a walk start). */
   allowedForms(): string[] {
     return this.allowed.flatMap((a) => a.forms);
+  }
+
+  /** Whether `p` is a proper ancestor of an allowed root: resolution may look at it without learning anything. */
+  isRootAncestor(p: string): boolean {
+    for (const a of this.allowed) for (const f of a.forms) if (f !== p && isWithin(f, p)) return true;
+    return false;
+  }
+
+  /** The real form of the root a lexical form belongs to (the form itself when it has none). */
+  realForm(form: string): string {
+    for (const a of this.allowed) if (a.forms.includes(form)) return a.forms[a.forms.length - 1]!;
+    return form;
+  }
+
+  /** Blocked and hidden paths, every form: what the identity map follows. */
+  protectedForms(): string[] {
+    return [...this.hidden, ...this.blocked.flatMap((b) => b.forms)];
   }
 }

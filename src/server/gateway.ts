@@ -12,6 +12,7 @@ import { Metrics } from '../monitor/index.js';
 import { BasicContextProvider, Pipeline, type AuditSink, type DecisionPoint, type Principal, type PrincipalVerifier } from '../pipeline/index.js';
 import { IsolateFactory, ProcessFactory, RunManager } from '../runtime/index.js';
 import { ensureStateDir, newToken, openStore, operatorTokenPath, readOrCreateSecretFile, type Store } from '../store/index.js';
+import { assertAgentsCannotReach, sandboxStatus } from '../sandbox/index.js';
 import { execRunTool, fsTools, httpFetchTool, modelChatTool, SandboxDirectory, systemTimeTool, ToolRegistry } from '../tools/index.js';
 import { redactingAuditSink, redactingLogger, SecretRedactor, SecretsBroker } from '../secrets/index.js';
 import { IdentityService } from '../identity/index.js';
@@ -166,7 +167,7 @@ export class Gateway {
     return {
       gateway: { version: VERSION, pid: process.pid, url: this.info?.url ?? null, startedAt: this.startedAt.toISOString(), uptimeSeconds: Math.round((Date.now() - this.startedAt.getTime()) / 1000), stateDir: this.opts.stateDir, config: c.source ?? '(embedded defaults)' },
       isolation: { thread: thread.ok ? { available: true } : { available: false, reason: thread.reason }, process: proc.ok ? { available: true } : { available: false, reason: proc.reason } },
-      sandbox: { mode: c.sandbox.mode },
+      sandbox: sandboxStatus(c.sandbox.mode),
       agents: this.runs.status(),
       tools: this.tools.names(),
       secrets: this.secrets.status(),
@@ -178,6 +179,7 @@ export class Gateway {
 
   async start(): Promise<GatewayInfo> {
     const c = this.opts.config;
+    assertAgentsCannotReach(c, this.opts.stateDir);
     const host = this.opts.host ?? c.gateway.host;
     const port = this.opts.port ?? c.gateway.port;
     if (!c.zeroTrust.requireAuthentication && !(isLoopback(host) || host === 'localhost')) {

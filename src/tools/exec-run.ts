@@ -1,7 +1,12 @@
-/** exec.run: a command under bubblewrap in the principal's workspace (fail closed without bwrap). */
+/**
+ * exec.run: a command under bubblewrap in the principal's workspace (fail closed without bwrap).
+ * `prepare` makes the call what will really run: argv[0] resolved against the sandbox's fixed PATH
+ * (absolute from then on), cwd canonical, and the environment checked against the names agents may
+ * set (sandbox.exec.agentEnv); policy and audit see exactly that.
+ */
 import { z } from 'zod';
 import { ClawguardError } from '../errors/index.js';
-import { runSandboxed } from '../sandbox/index.js';
+import { checkAgentEnv, resolveCommand, runSandboxed } from '../sandbox/index.js';
 import { digestOf } from './audit-args.js';
 import type { ToolDefinition } from './registry.js';
 import type { SandboxDirectory } from './sandboxes.js';
@@ -18,22 +23,35 @@ const args = z
 type Args = z.infer<typeof args>;
 
 export function execRunTool(sandboxes: SandboxDirectory): ToolDefinition<Args> {
+  const sandboxOf = (principal: Parameters<SandboxDirectory['for']>[0]) => {
+    const sb = sandboxes.for(principal);
+    if (!sb.workspace) throw new ClawguardError('sandbox_unavailable', 'exec.run: no workspace (set agents.<name>.workspace or sandbox.fileAccess.allowedPaths)');
+    return { sb, workspace: sb.workspace };
+  };
   return {
     name: 'exec.run',
     description: 'Run a command in a bubblewrap sandbox: no network, workspace read-write, system read-only.',
     args,
+    prepare(a, ctx) {
+      const sb = sandboxes.for(ctx.principal);
+      checkAgentEnv(a.env, sb.config.exec.agentEnv);
+      // Without a workspace the call cannot run (execute says so), but the policy decides first.
+      const workspace = sb.workspace;
+      if (!workspace) return a;
+      const cwd = a.cwd !== undefined ? sb.paths.canonical(a.cwd, 'read') : undefined;
+      const argv = [resolveCommand(a.argv[0]!, cwd ?? workspace), ...a.argv.slice(1)];
+      return { ...a, argv, ...(cwd !== undefined ? { cwd } : {}) };
+    },
     resource: (a) => a.argv[0],
     // The whole command line is what runs: it is kept whole (the registry refuses a call too large for that).
     audit: ({ stdin, ...rest }) => ({ ...rest, ...(stdin !== undefined ? { stdin: digestOf(stdin) } : {}) }),
     async execute(a, ctx) {
-      const sb = sandboxes.for(ctx.principal);
-      if (!sb.workspace) throw new ClawguardError('sandbox_unavailable', 'exec.run: no workspace (set agents.<name>.workspace or sandbox.fileAccess.allowedPaths)');
-      const cwd = a.cwd ? await sb.paths.resolve(a.cwd, 'write') : undefined;
+      const { sb, workspace } = sandboxOf(ctx.principal);
       const e = sb.config.exec;
-      const r = await runSandboxed({
+      return runSandboxed({
         argv: a.argv,
-        workspace: sb.workspace,
-        ...(cwd ? { cwd } : {}),
+        workspace,
+        ...(a.cwd !== undefined ? { cwd: a.cwd } : {}),
         ...(a.env ? { env: a.env } : {}),
         envAllow: e.envAllow,
         ...(a.stdin !== undefined ? { stdin: a.stdin } : {}),
@@ -44,7 +62,6 @@ export function execRunTool(sandboxes: SandboxDirectory): ToolDefinition<Args> {
         mode: sb.config.mode,
         ...(ctx.signal ? { signal: ctx.signal } : {}),
       });
-      return r;
     },
   };
 }

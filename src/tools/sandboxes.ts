@@ -1,10 +1,11 @@
 /**
  * The sandbox each principal works in: its profile's `sandbox` block (or the global one), turned
- * into a path guard and an egress guard once and cached. The state dir is always hidden.
+ * into a path guard and an egress guard once and cached. The state dir, the policy dir, the config
+ * file and the agent modules are always hidden (and the gateway refuses to start with one in reach).
  */
 import type { ClawguardConfig, SandboxConfig } from '../config/index.js';
 import type { Principal } from '../pipeline/index.js';
-import { createEgressGuard, createPathGuard, type EgressGuard, type EgressLogEntry, type PathGuard } from '../sandbox/index.js';
+import { createEgressGuard, createPathGuard, protectedPaths, type EgressGuard, type EgressLogEntry, type PathGuard } from '../sandbox/index.js';
 
 export interface PrincipalSandbox {
   key: string;
@@ -12,7 +13,7 @@ export interface PrincipalSandbox {
   workspace: string | undefined;
   paths: PathGuard;
   egress: EgressGuard;
-  /** Never visible to agents: the state dir plus the blocked paths. */
+  /** Never visible to agents: the protected paths plus the blocked paths. */
   hiddenPaths: string[];
 }
 
@@ -32,13 +33,14 @@ export class SandboxDirectory {
     if (!sb) {
       const config = profile?.sandbox ?? this.config.sandbox;
       const workspace = profile?.workspace ?? config.allowedPaths[0];
+      const hidden = protectedPaths(this.config, this.stateDir).map((p) => p.path);
       sb = {
         key,
         config,
         workspace,
-        paths: createPathGuard({ allowedPaths: config.allowedPaths, blockedPaths: config.blockedPaths, ...(workspace ? { workspace } : {}), hiddenPaths: [this.stateDir] }),
+        paths: createPathGuard({ allowedPaths: config.allowedPaths, blockedPaths: config.blockedPaths, ...(workspace ? { workspace } : {}), hiddenPaths: hidden }),
         egress: createEgressGuard({ allowedDomains: config.allowedDomains, blockedDomains: config.blockedDomains, allowPrivate: config.allowPrivate, onLog: this.onEgress }),
-        hiddenPaths: [this.stateDir, ...config.blockedPaths],
+        hiddenPaths: [...hidden, ...config.blockedPaths],
       };
       this.cache.set(key, sb);
     }

@@ -28,8 +28,9 @@ export async function settleIsolates(): Promise<void> {
   }
 }
 
-export function tempDir(prefix = 'cg-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+/** A fresh directory under `base` (default the system temp dir). */
+export function tempDir(prefix = 'cg-test-', base: string = tmpdir()): string {
+  return mkdtempSync(join(base, prefix));
 }
 
 /** Write an agent module into `dir` and return its path. */
@@ -39,14 +40,23 @@ export function writeAgent(dir: string, name: string, code: string): string {
   return p;
 }
 
-export async function startGateway(rawConfig: unknown, opts: { logLines?: unknown[] } = {}): Promise<TestGateway> {
-  const dir = tempDir();
+/** `baseDir`: where the state dir and config live (a config that allows all of /tmp needs them elsewhere). */
+export async function startGateway(rawConfig: unknown, opts: { logLines?: unknown[]; baseDir?: string } = {}): Promise<TestGateway> {
+  const dir = tempDir('cg-test-', opts.baseDir);
   const config = parseConfig(rawConfig, join(dir, 'clawguard.json'));
   const logger = opts.logLines
     ? pino({ level: 'debug' }, { write: (s: string) => void opts.logLines!.push(JSON.parse(s)) })
     : pino({ level: 'silent' });
   const gw = new Gateway({ config, stateDir: join(dir, 'state'), port: 0, logger });
-  const info = await gw.start();
+  let info: Awaited<ReturnType<Gateway['start']>>;
+  try {
+    info = await gw.start();
+  } catch (e) {
+    // A refused start (the test may expect it) must not leave the store and audit log open.
+    await gw.stop(0).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
   const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const res = await request(info.url + path, {
       method: method as 'GET',

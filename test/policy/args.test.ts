@@ -6,7 +6,7 @@ import { AllowListDecisionPoint } from '../../src/pipeline/index.js';
 import { matchGlob } from '../../src/policy/index.js';
 import { agent, ctx, pdpFor, req, run } from './helpers.js';
 
-test('path globs match exactly as path.matchesGlob does (differential, 20,000 random cases)', () => {
+test('path globs match as path.matchesGlob does, except that they cover dotfiles and dir/** covers dir (differential, 20,000 random cases)', () => {
   const segs = ['a', 'b', '.git', '.env', 'x.ts', 'y.js', '..', '.', '', 'data', 'A', 'a*b', '[x]', 'bb'];
   const gsegs = ['a', '*', '**', '?', '.*', '*.ts', '*.{ts,js}', '[a-c]', '[!a]', 'data', '+(b)', '@(a|b)', '!(a)', 'b*', '{a,b}', 'A', '.git'];
   let seed = 7;
@@ -14,8 +14,16 @@ test('path globs match exactly as path.matchesGlob does (differential, 20,000 ra
   for (let i = 0; i < 20_000; i++) {
     const p = (r(2) ? '/' : '') + Array.from({ length: 1 + r(4) }, () => segs[r(segs.length)]).join('/') + (r(6) === 0 ? '/' : '');
     const g = (r(2) ? '/' : '') + Array.from({ length: 1 + r(4) }, () => gsegs[r(gsegs.length)]).join('/');
-    assert.equal(matchGlob(p, g), matchesGlob(p, g), `${p} vs ${g}`);
+    // Where no segment is a dotfile and the pattern does not end in /**, the two agree exactly.
+    const plain = !p.split('/').some((x) => x.startsWith('.')) && !g.endsWith('/**');
+    if (plain) assert.equal(matchGlob(p, g), matchesGlob(p, g), `${p} vs ${g}`);
+    // Everything node matches, matchGlob matches too: it only ever widens, never narrows.
+    if (matchesGlob(p, g)) assert.equal(matchGlob(p, g), true, `${p} vs ${g}`);
   }
+  for (const [p, g] of [['/ws/secrets/.env', '/ws/secrets/**'], ['/ws/secrets', '/ws/secrets/**'], ['/ws/a/.git/config', '/ws/**'], ['/ws/.env', '/ws/*'], ['/ws/x/.ssh/id_rsa', '**/.ssh/**'], ['/ws/a', '/ws/*/**']]) {
+    assert.equal(matchGlob(p!, g!), true, `${p} vs ${g}`);
+  }
+  for (const [p, g] of [['/ws/secretsX', '/ws/secrets/**'], ['/ws', '/ws/secrets/**'], ['/other/.env', '/ws/**']]) assert.equal(matchGlob(p!, g!), false, `${p} vs ${g}`);
 });
 
 test('config argument rules decide as the allow-list did (differential over paths, hosts and commands)', () => {

@@ -21,7 +21,7 @@ function setup(policies: Record<string, string>): string {
 }
 
 const LOCAL = `@id("contain") @reason("anomaly above 0.8") forbid(principal, action, resource) when { context.anomalyScore.greaterThan(decimal("0.8")) };
-@id("ops-exec") permit(principal == Agent::"ops-bot", action == Action::"exec.run", resource == Command::"git");`;
+@id("ops-exec") permit(principal == Agent::"ops-bot", action == Action::"exec.run", resource == Command::"/usr/bin/git");`;
 
 test('policy explain works without a gateway: decision, tier, determining policies and reasons (JSON), exit 1 when denied', () => {
   const dir = setup({ 'ops.cedar': LOCAL });

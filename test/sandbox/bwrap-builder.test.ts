@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { ensureMaskPoints } from '../../src/sandbox/bwrap-masks.js';
 import {
   buildBwrapArgs,
   detectBubblewrap,
@@ -74,12 +75,30 @@ test('builder: refuses anything that would weaken the sandbox or expose a hidden
 });
 
 test('builder: a hidden path inside a bind is covered (empty read-only tmpfs, or /dev/null for a file)', () => {
-  const a = buildBwrapArgs(spec({ hiddenPaths: [path.join(ws, '.state'), path.join(ws, 'token'), path.join(ws, 'not-there')] }));
+  const a = buildBwrapArgs(spec({ hiddenPaths: [path.join(ws, '.state'), path.join(ws, 'token')] }));
   const i = a.indexOf(path.join(ws, '.state'));
   assert.deepEqual(a.slice(i - 3, i + 3), ['--perms', '0000', '--tmpfs', path.join(ws, '.state'), '--remount-ro', path.join(ws, '.state')]);
   assert.deepEqual(after(a, '/dev/null'), [path.join(ws, 'token'), '--clearenv']);
-  assert.ok(!a.includes(path.join(ws, 'not-there')), 'nothing to hide when it does not exist');
   assert.ok(a.indexOf('--tmpfs', a.indexOf('--bind')) > a.indexOf('--bind'), 'masks come after the binds they cover');
+  // A missing blocked path inside a read-write bind would be the agent's to create: refused until it has a mask point.
+  const missing = path.join(ws, 'not-there', 'deeper');
+  assert.throws(() => buildBwrapArgs(spec({ hiddenPaths: [missing] })), { code: 'sandbox_unavailable' });
+  ensureMaskPoints([missing], [ws]);
+  assert.equal(fs.statSync(missing).mode & 0o7777, 0, 'the mask point is an empty directory with mode 0000');
+  const b = buildBwrapArgs(spec({ hiddenPaths: [missing] }));
+  assert.deepEqual(b.slice(b.lastIndexOf('--tmpfs') + 1, b.lastIndexOf('--tmpfs') + 3), [missing, '--remount-ro']);
+  // Every directory between the bind and the mask is pinned (bound onto itself), before the mask.
+  assert.ok(b.indexOf(path.join(ws, 'not-there')) < b.indexOf(missing));
+  const pin = b.indexOf(path.join(ws, 'not-there'));
+  assert.deepEqual(b.slice(pin - 1, pin + 3), ['--bind', path.join(ws, 'not-there'), path.join(ws, 'not-there'), '--perms']);
+  // In a read-only bind nothing can be renamed or created: no pins, and a missing path needs no mask.
+  const c = buildBwrapArgs(spec({ rwBinds: [], roBinds: ['/usr', ws], hiddenPaths: [missing, path.join(ws, 'nope')] }));
+  assert.equal(c.filter((x) => x === path.join(ws, 'not-there')).length, 0);
+  assert.ok(!c.includes(path.join(ws, 'nope')));
+  // A symlink on the way to a blocked path could be moved: no mask point behind it, the sandbox is refused.
+  fs.mkdirSync(path.join(tmp, 'elsewhere'), { recursive: true });
+  fs.symlinkSync(path.join(tmp, 'elsewhere'), path.join(ws, 'linked'));
+  assert.throws(() => ensureMaskPoints([path.join(ws, 'linked', 'x')], [ws]), (e: Error & { code: string }) => e.code === 'sandbox_unavailable' || /symlink/.test(e.message));
 });
 
 test('systemLayout and rlimits: blocked /etc is not mounted at all; limits map to prlimit flags', () => {

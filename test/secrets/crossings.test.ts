@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type TestGateway, startGateway, tempDir, writeAgent } from '../helpers/gateway.js';
@@ -66,7 +66,10 @@ before(async () => {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   port = (server.address() as { port: number }).port;
-  const file = join(dir, 'notes.txt');
+  // The agent reads files in ws/; its own module stays outside the paths it may reach.
+  const ws = join(dir, 'ws');
+  mkdirSync(ws);
+  const file = join(ws, 'notes.txt');
   const prefix = `# service notes\nSVC_KEY=`;
   writeFileSync(file, `${prefix}${V1}\n# end\n`);
   g = await startGateway(
@@ -76,7 +79,7 @@ before(async () => {
         crosser: {
           entry: writeAgent(dir, 'crosser.js', AGENT),
           tools: { allow: ['http.fetch', 'fs.read'] },
-          sandbox: { mode: 'strict', fileAccess: { allowedPaths: [dir] }, networkAccess: { allowedDomains: ['localhost'], blockedDomains: ['*'], allowPrivate: [`localhost:${port}`] } },
+          sandbox: { mode: 'strict', fileAccess: { allowedPaths: [ws] }, networkAccess: { allowedDomains: ['localhost'], blockedDomains: ['*'], allowPrivate: [`localhost:${port}`] } },
         },
       },
     },

@@ -64,7 +64,8 @@ before(async () => {
     const key = auth.replace(/^Bearer /, '');
     return { content: `You called me with ${auth}; base64 ${Buffer.from(key).toString('base64')}; hex ${Buffer.from(key).toString('hex')}` };
   });
-  const agent = writeAgent(dir, 'leaky.js', `export default async (input, ctx) => {
+  // The agent module lives outside the agent's allowed paths (the gateway refuses to start otherwise).
+  const agent = writeAgent(tempDir('cg-secrets-agent-'), 'leaky.js', `export default async (input, ctx) => {
     const o = {};
     const base = 'http://localhost:${port}';
     o.bearer = await ctx.tools.call('http.fetch', { url: base + '/echo', auth: { secret: 'partner', scheme: 'bearer' } });

@@ -160,7 +160,8 @@ test('seed 08 sandbox config end to end: process isolation, its paths and its tw
   mkdirSync(ws, { recursive: true });
   mkdirSync('/root/.openclaw/memory', { recursive: true });
   const name = `cg-seed-test-${process.pid}.txt`;
-  const dir = tempDir('cg-seed8-');
+  // The seed allows all of /tmp: the gateway's state dir and the agent module must live elsewhere.
+  const dir = tempDir('cg-seed8-', '/var/tmp');
   const agent = writeAgent(dir, 'a.js', `export default async (input, ctx) => {
     const o = {};
     o.write = await ctx.tools.call('fs.write', { path: '${name}', content: 'seeded' });
@@ -173,7 +174,7 @@ test('seed 08 sandbox config end to end: process isolation, its paths and its tw
     o.exec = await ctx.tools.call('exec.run', { argv: ['/bin/ls', '/etc'] });
     return o;
   }`);
-  const g = await startGateway({ ...seed, agents: { seeded: { entry: agent, tools: { allow: ['fs.read', 'fs.write', 'fs.list', 'fs.stat', 'http.fetch', 'exec.run'] } } } });
+  const g = await startGateway({ ...seed, agents: { seeded: { entry: agent, tools: { allow: ['fs.read', 'fs.write', 'fs.list', 'fs.stat', 'http.fetch', 'exec.run'] } } } }, { baseDir: '/var/tmp' });
   try {
     const r = await g.call('POST', '/v1/runs?wait=1', { profile: 'seeded' });
     assert.equal(r.json.isolation, 'process', 'isolationLevel process-level');
@@ -190,5 +191,6 @@ test('seed 08 sandbox config end to end: process isolation, its paths and its tw
   } finally {
     await g.close();
     rmSync(join(ws, name), { force: true });
+    rmSync(dir, { recursive: true, force: true });
   }
 });

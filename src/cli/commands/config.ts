@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError, loadConfigFile, STARTER_CONFIG } from '../../config/index.js';
+import { agentReachProblems } from '../../sandbox/index.js';
 import { ensureStateDir, newToken, operatorTokenPath, readOrCreateSecretFile } from '../../store/index.js';
 import { type GlobalOpts, stateDirOf } from '../context.js';
 
@@ -12,9 +13,12 @@ export function registerConfigCommands(program: Command): void {
     .argument('<file>', 'clawguard.json (JSON or JSON5; "openclaw" wrapper accepted)')
     .option('--json', 'machine-readable output')
     .description('validate a config file: exit 0 when valid, 2 with one line per problem')
-    .action((file: string, o: { json?: boolean }) => {
+    .action((file: string, o: { json?: boolean }, cmd: Command) => {
       try {
         const c = loadConfigFile(file);
+        // The gateway refuses to start with its state dir, policy dir, config or an agent module in an agent's reach.
+        const reach = agentReachProblems(c, stateDirOf(cmd.optsWithGlobals<GlobalOpts>()));
+        if (reach.length) throw new ConfigError(reach.map((message) => ({ path: 'sandbox', message })), resolve(file));
         const summary = {
           valid: true,
           file: resolve(file),
