@@ -3,6 +3,7 @@
  * lists it in `tools.allow` (and not in `tools.deny`); everything else is denied by default.
  * The Cedar PDP replaces this; the semantics of the config tier stay the same.
  */
+import { canonicalHost } from '../sandbox/host-pattern.js';
 import type { ProfileConfig, ToolRule } from '../config/index.js';
 import { matchArgv, matchGlob } from '../policy/globs.js';
 import { commandMatches, decidedCommand } from '../sandbox/exec-command.js';
@@ -19,7 +20,7 @@ function argString(args: unknown, key: string): string | undefined {
 function hostOf(url: string | undefined): string | undefined {
   if (!url) return undefined;
   try {
-    return new URL(url).hostname.toLowerCase();
+    return canonicalHost(new URL(url).hostname);
   } catch {
     return undefined;
   }

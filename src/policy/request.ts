@@ -3,6 +3,7 @@
  * entities, and the context (arguments, time, isolation, anomaly score), each computed only
  * when a policy that can apply reads it.
  */
+import { canonicalHost } from '../sandbox/host-pattern.js';
 import canonicalize from 'canonicalize';
 import type { ActionRequest, DecisionContext } from '../pipeline/index.js';
 import { actionAncestors } from './actions.js';
@@ -28,7 +29,8 @@ function hostOfUrl(url: string | undefined): string | undefined {
   if (hostsOfUrls.has(url)) return hostsOfUrls.get(url);
   let host: string | undefined;
   try {
-    host = new URL(url).hostname.toLowerCase() || undefined;
+    // One trailing dot names the same host: `evil.com.` must meet the rules written for `evil.com`.
+    host = canonicalHost(new URL(url).hostname) || undefined;
   } catch {
     host = undefined;
   }
@@ -129,7 +131,8 @@ export class RequestFacts {
   }
 
   get host(): string | undefined {
-    return hostOfUrl(str(this.args.url)) ?? str(this.args.host)?.toLowerCase();
+    const h = str(this.args.host);
+    return hostOfUrl(str(this.args.url)) ?? (h !== undefined ? canonicalHost(h) : undefined);
   }
 
   /** argv[0], resolved as exec.run's prepare resolves it (a bare name on the fixed sandbox PATH). */

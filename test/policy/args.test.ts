@@ -42,7 +42,7 @@ test('config argument rules decide as the allow-list did (differential over path
   const calls: Array<[string, unknown]> = [];
   for (const t of ['fs.read', 'fs.write', 'fs.list']) for (const path of ['/data/a', '/data/x/y.txt', '/data/secret/k', '/data/.env', '/srv/a.txt', '/srv/a/b.txt', '/tmp/x', '/etc/passwd', '/data', '', 'rel/x']) calls.push([t, { path }]);
   calls.push(['fs.read', {}], ['fs.read', { path: 42 }]);
-  for (const url of ['https://api.example.com/v1', 'https://API.EXAMPLE.COM/', 'http://api.example.com.evil.net/', 'https://x.good.org/', 'https://good.org/', 'https://evil.good.org/', 'https://a.b.good.org/', 'not a url', 'https://1.2.3.4/']) calls.push(['http.fetch', { url }]);
+  for (const url of ['https://api.example.com/v1', 'https://API.EXAMPLE.COM/', 'https://api.example.com./', 'https://evil.good.org./', 'http://api.example.com.evil.net/', 'https://x.good.org/', 'https://good.org/', 'https://evil.good.org/', 'https://a.b.good.org/', 'not a url', 'https://1.2.3.4/']) calls.push(['http.fetch', { url }]);
   calls.push(['http.fetch', {}]);
   for (const argv of [['git', 'status'], ['ls'], ['rm', '-rf'], ['/usr/bin/git'], [], [5]]) calls.push(['exec.run', { argv }]);
   calls.push(['exec.run', { argv: 'git' }], ['system.time', {}], ['model.chat', {}], ['memory.read', {}]);
@@ -118,4 +118,15 @@ test('a registered agent that names a profile gets that profile’s config grant
   const { pdp } = pdpFor({ agents: { tools: { tools: { allow: ['system.time'] } } } });
   assert.equal(pdp.decide(req(agent('bot', { profile: 'tools' }), 'system.time'), ctx()).effect, 'allow');
   assert.equal(pdp.decide(req(agent('bot'), 'system.time'), ctx()).effect, 'deny');
+});
+
+test('a trailing dot names the same host: a hosts deny rule is not bypassed by "evil.good.org." (config tier and allow-list)', async () => {
+  const raw = { agents: { p: { tools: { allow: ['http.fetch'], deny: [{ tool: 'http.fetch', hosts: ['evil.good.org'] }] } } } };
+  const { pdp } = pdpFor(raw);
+  const oracle = new AllowListDecisionPoint(() => parseConfig(raw).agents);
+  for (const url of ['https://evil.good.org./x', 'https://EVIL.good.org./', 'http://evil.good.org.:8080/']) {
+    assert.equal((await pdp.decide(req(run('p'), 'http.fetch', { url }), ctx())).effect, 'deny', url);
+    assert.equal(oracle.decide(req(run('p'), 'http.fetch', { url })).effect, 'deny', url);
+  }
+  assert.equal((await pdp.decide(req(run('p'), 'http.fetch', { url: 'https://ok.good.org./' }), ctx())).effect, 'allow');
 });
