@@ -27,6 +27,25 @@ export function resolveModel(model: string, providers: Record<string, ModelProvi
   return { provider: providers[name] ?? { name, ...BUILTIN[name]! }, model };
 }
 
+/** Longest provider error body shown to the agent (whole, after redaction by the pipeline). */
+const MAX_ERROR_SHOWN = 4096;
+/** Longest reply read from a provider; a larger one is refused rather than held in memory. */
+const MAX_REPLY_BYTES = 16 * 1024 * 1024;
+
+async function readReply(body: AsyncIterable<Buffer> & { destroy(): void }): Promise<string> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of body) {
+    total += chunk.length;
+    if (total > MAX_REPLY_BYTES) {
+      body.destroy();
+      throw new ClawguardError('model_error', `model provider reply is larger than ${MAX_REPLY_BYTES} bytes`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, total).toString('utf8');
+}
+
 async function post(url: string, headers: Record<string, string>, body: unknown, timeoutMs: number, signal?: AbortSignal): Promise<unknown> {
   let res;
   try {
@@ -41,9 +60,12 @@ async function post(url: string, headers: Record<string, string>, body: unknown,
   } catch (e) {
     throw new ClawguardError('model_error', `model provider at ${new URL(url).origin} unreachable: ${(e as Error).message}`);
   }
-  const text = await res.body.text();
+  const text = await readReply(res.body);
   if (res.statusCode >= 400) {
-    throw new ClawguardError('model_error', `model provider answered ${res.statusCode}: ${text.slice(0, 300)}`);
+    // Shown whole or not at all: a cut the agent can steer (by padding what the provider echoes)
+    // would hand it the part of an echoed key before the cut, which redaction cannot recognise.
+    const shown = text.length <= MAX_ERROR_SHOWN ? text : `(${Buffer.byteLength(text)} bytes, not shown)`;
+    throw new ClawguardError('model_error', `model provider answered ${res.statusCode}: ${shown}`);
   }
   try {
     return JSON.parse(text);
