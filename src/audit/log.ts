@@ -4,7 +4,13 @@
  * each chained to the previous by hash and appended to the Merkle tree; every N events or T
  * seconds a signed checkpoint is written. If the write fails, every event of the group is
  * rejected with `audit_unavailable` (the caller then denies the action) and the chain state is
- * left as it was, so a later write continues it.
+ * left as it was, so a later write continues it. A lock held by another connection never blocks
+ * the event loop: the writer's connection does not wait for locks (busy timeout 0); the group
+ * stays queued and is retried with backoff, and events that have waited `lockWaitMs` are refused.
+ * An event too large to store whole is refused, never stored in part.
+ *
+ * The signed head is published to the witnesses (`audit.witness`) every second when the log grew
+ * (publisher.ts); `checkAtStart()` refuses a log that is broken or behind a witness (start-check.ts).
  */
 import { randomBytes } from 'node:crypto';
 import type { Registry } from 'prom-client';
@@ -12,14 +18,21 @@ import { ClawguardError } from '../errors/index.js';
 import type { AuditEventInput, AuditSink } from '../pipeline/index.js';
 import { defaultDbFile, openSqlite, type SqliteDb } from '../store/index.js';
 import { canonicalCore, canonicalJson, type EventCore } from './canonical.js';
-import { type Checkpoint, signCheckpoint } from './checkpoint.js';
+import { type Checkpoint, checkpointFromRow, signCheckpoint } from './checkpoint.js';
 import { CompactRange, eventHash, GENESIS, leafOf, sha256Hex } from './hash.js';
-import { loadOrCreateSigningKey, type SigningKey, spkiBase64 } from './keys.js';
+import { appendKeyStatement, type KeyStatement, makeKeyStatement } from './key-history.js';
+import { generateSigningKey, type SigningKey, spkiBase64, writeSigningKey } from './keys.js';
+import { openSigningKey } from './log-keys.js';
 import { AuditMetrics } from './metrics.js';
-import { anchorOf, type CheckpointRow, migrateAudit } from './tables.js';
+import { Prover } from './prover.js';
+import { WitnessPublisher } from './publisher.js';
+import { archiveChain } from './segment.js';
+import { describeProblems, findStartProblems, type Problem, readWitnesses, type WitnessRead } from './start-check.js';
+import { anchorOf, type CheckpointRow, migrateAudit, segmentOfDb } from './tables.js';
 import { markAudited } from './request-scope.js';
 import { TelemetryStream, type TelemetryOptions } from './telemetry.js';
 import type { AuditReceipt } from './types.js';
+import { type WitnessSpec, type WitnessTarget, witnessTarget } from './witness-targets.js';
 
 export interface AuditLogger {
   debug?(obj: object, msg?: string): void;
@@ -41,20 +54,38 @@ export interface AuditLogOptions {
   /** Clock in ms (tests). */
   now?: () => number;
   telemetry?: TelemetryOptions;
-  /** How long a write waits for a lock held by someone else before failing (default 1000 ms). */
+  /** SQLite's own busy timeout on the writer connection (default 0: never wait on the event loop). */
   busyTimeoutMs?: number;
-  /** Larger payloads are stored as a digest and a head (default 64 KiB). */
+  /** How long an event may wait, queued, for a lock held by another connection before it is refused (default 1000 ms). */
+  lockWaitMs?: number;
+  /** A payload larger than this (UTF-8 bytes, canonical JSON) is refused with its event (default 256 KiB). */
   maxPayloadBytes?: number;
   /** How often retention pruning runs (default hourly; 0 = only when called). */
   pruneEveryMs?: number;
+  /** Where the key history and signed heads are published (`audit.witness`). */
+  witness?: WitnessSpec[];
+  /** How often the head is published when the log grew (default 1000 ms). */
+  witnessEveryMs?: number;
 }
+
+/**
+ * Four times the bound on a call's deciding arguments (tools/audit-args.ts), so a call within that
+ * bound always fits with its reasons; anything larger is refused whole rather than kept in part.
+ */
+export const MAX_PAYLOAD_BYTES = 256 * 1024;
 
 interface Pending {
   e: AuditEventInput;
   time: string;
+  /** performance.now() when queued: how long it has waited for a lock. */
+  at: number;
   resolve: (r: AuditReceipt) => void;
   reject: (e: Error) => void;
 }
+
+const isBusy = (e: unknown): boolean => /^SQLITE_(BUSY|LOCKED)/.test(String((e as { code?: unknown })?.code ?? ''));
+
+class TooLarge extends Error {}
 
 type Row = [number, string, string, string | null, string | null, string | null, string | null, string | null, string | null, string | null, string | null, string, string, string, string, string];
 
@@ -69,7 +100,13 @@ export class AuditLog implements AuditSink {
   private db: SqliteDb | undefined;
   private key: SigningKey | undefined;
   private openError: string | undefined;
+  private openBadSeq: number | undefined;
   private keyError: string | undefined;
+  private keyPreexisted = false;
+  private keys: KeyStatement[] = [];
+  private segmentNo = 1;
+  /** Set when the start check refused the log: nothing more is written to it. */
+  private refused: string | undefined;
   private seq = 0;
   private lastHash = GENESIS;
   private frontier = new CompactRange();
@@ -82,6 +119,16 @@ export class AuditLog implements AuditSink {
   private lastFailure: { at: string; message: string } | undefined;
   /** Whether the most recent write failed (times can tie within a millisecond; order cannot). */
   private lastWriteFailed = false;
+  /** Another connection holds the write lock: since when, and the retry waiting for it. */
+  private locked: { since: string; message: string } | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelayMs = 0;
+  private checkpointWanted = false;
+  private pendingPrune: { anchor: number; previous: number; cutoff: string; timer?: NodeJS.Timeout; error?: string } | undefined;
+  private readonly targets: WitnessTarget[];
+  private publisher: WitnessPublisher | undefined;
+  private prover: Prover | undefined;
+  private startReport: { warnings: string[]; witnesses: Array<{ name: string; error?: string; treeSize?: number | null }> } | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly metrics: AuditMetrics;
   private readonly telemetry: TelemetryStream | undefined;
@@ -94,6 +141,7 @@ export class AuditLog implements AuditSink {
     this.metrics = new AuditMetrics(opts.registry);
     this.now = opts.now ?? Date.now;
     this.every = opts.checkpointEvery ?? 1000;
+    this.targets = (opts.witness ?? []).map(witnessTarget);
     let telemetry: TelemetryStream | undefined;
     try {
       telemetry = opts.telemetry ? new TelemetryStream(opts.telemetry) : undefined;
@@ -106,20 +154,33 @@ export class AuditLog implements AuditSink {
   /** Open (and recover) the log. Never throws: if the store cannot be opened, every record() fails and status says why. */
   static open(opts: AuditLogOptions): AuditLog {
     const log = new AuditLog(opts);
+    let db: SqliteDb | undefined;
     try {
-      log.db = openSqlite({ file: opts.file ?? defaultDbFile(opts.stateDir), busyTimeoutMs: opts.busyTimeoutMs ?? 1000 });
-      migrateAudit(log.db);
-      log.prepare(log.db);
-      log.recover(log.db);
+      // Opening may wait for a lock: this happens once, before the gateway listens.
+      db = openSqlite({ file: opts.file ?? defaultDbFile(opts.stateDir), busyTimeoutMs: 5000 });
+      migrateAudit(db);
+      log.db = db;
+      log.segmentNo = segmentOfDb(db);
+      log.prepare(db);
+      log.recover(db);
     } catch (e) {
+      log.openBadSeq = (e as { seq?: number }).seq;
       log.openError = `audit store unavailable: ${(e as Error).message}`;
       opts.log?.error({ err: (e as Error).message }, 'audit log could not be opened; every action will be denied');
     }
+    const usable = db && log.db && !log.openError ? db : undefined;
+    const empty = !!usable && log.seq === 0 && log.anchor === 0 && !usable.prepare('SELECT 1 FROM audit_checkpoints LIMIT 1').get();
     try {
-      log.key = loadOrCreateSigningKey(opts.stateDir);
+      const k = openSigningKey(usable, opts.stateDir, { empty, segment: log.segmentNo });
+      Object.assign(log, { key: k.key, keyError: k.keyError, keys: k.keys, keyPreexisted: k.keyPreexisted });
     } catch (e) {
       log.keyError = `checkpoint signing key unavailable: ${(e as Error).message}`;
-      opts.log?.error({ err: (e as Error).message }, 'audit checkpoints cannot be signed');
+    }
+    if (log.keyError) opts.log?.error({ err: log.keyError }, 'audit checkpoints cannot be signed');
+    try {
+      db?.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 0}`);
+    } catch {
+      /* closed */
     }
     const secs = opts.checkpointSeconds ?? 60;
     log.timers.push(setInterval(() => log.checkpointNow(), secs * 1000));
@@ -157,9 +218,9 @@ export class AuditLog implements AuditSink {
       this.seq = cp.tree_size;
       this.lastCheckpoint = { treeSize: cp.tree_size, time: cp.time };
       from = cp.tree_size;
-    } else if (this.anchor > 0) throw new Error(`the audit log was pruned up to seq ${this.anchor} but its anchor checkpoint is missing`);
+    } else if (this.anchor > 0) throw Object.assign(new Error(`the audit log was pruned up to seq ${this.anchor} but its anchor checkpoint is missing`), { seq: this.anchor + 1 });
     for (const r of db.prepare('SELECT seq, hash FROM audit_events WHERE seq > ? ORDER BY seq').iterate(from) as IterableIterator<{ seq: number; hash: string }>) {
-      if (r.seq !== this.seq + 1) throw new Error(`audit events are not contiguous after seq ${this.seq} (found ${r.seq}); run "clawguard audit verify"`);
+      if (r.seq !== this.seq + 1) throw Object.assign(new Error(`audit events are not contiguous after seq ${this.seq} (found ${r.seq}); run "clawguard audit verify"`), { seq: this.seq + 1 });
       this.frontier.append(leafOf(r.hash));
       this.lastHash = r.hash;
       this.seq = r.seq;
@@ -176,38 +237,85 @@ export class AuditLog implements AuditSink {
   append(e: AuditEventInput): Promise<AuditReceipt> {
     markAudited();
     if (this.closed) return Promise.reject(new ClawguardError('audit_unavailable', 'the audit log is closed'));
+    if (this.refused) return Promise.reject(new ClawguardError('audit_unavailable', this.refused));
     return new Promise<AuditReceipt>((resolve, reject) => {
-      this.queue.push({ e, time: new Date(this.now()).toISOString(), resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
-      }
+      this.queue.push({ e, time: new Date(this.now()).toISOString(), at: performance.now(), resolve, reject });
+      this.schedule();
     });
   }
 
+  private schedule(): void {
+    if (this.scheduled || this.retryTimer) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  /** The canonical payload, whole; an event whose payload is too large to keep whole is refused. */
   private payloadText(payload: unknown): string {
     const text = canonicalJson(payload ?? {});
-    const max = this.opts.maxPayloadBytes ?? 64 * 1024;
-    if (text.length <= max) return text;
-    return canonicalJson({ truncated: true, bytes: Buffer.byteLength(text), sha256: sha256Hex(text), head: text.slice(0, 1024) });
+    const max = this.opts.maxPayloadBytes ?? MAX_PAYLOAD_BYTES;
+    // one UTF-16 unit is at most three UTF-8 bytes, so a short text needs no byte count
+    if (text.length * 3 <= max) return text;
+    const bytes = Buffer.byteLength(text);
+    if (bytes > max) throw new TooLarge(`the audit event's payload is ${bytes} bytes, more than the ${max} the log stores whole; it is not recorded and its action is denied`);
+    return text;
+  }
+
+  /** Reject events (their actions are denied); `storeFault`: the store failed, which status reports until a write succeeds. */
+  private refuse(batch: Pending[], message: string, storeFault = true): void {
+    if (batch.length === 0) return;
+    const err = new ClawguardError('audit_unavailable', message);
+    this.failures += batch.length;
+    this.metrics.failures.inc(batch.length);
+    this.lastFailure = { at: new Date().toISOString(), message };
+    if (storeFault) this.lastWriteFailed = true;
+    this.opts.log?.error({ events: batch.length, err: message }, 'audit write failed; the actions are denied');
+    for (const p of batch) p.reject(err);
+  }
+
+  /**
+   * The store is locked by another connection: keep the group queued (in order, ahead of anything
+   * newer) and try again after a short, growing delay; refuse the events that have waited long enough.
+   */
+  private waitForLock(batch: Pending[], err: Error): void {
+    this.metrics.lockWaits.inc();
+    const bound = this.opts.lockWaitMs ?? 1000;
+    const t = performance.now();
+    const message = `the audit store is locked by another connection (${err.message})`;
+    if (!this.locked) {
+      this.locked = { since: new Date().toISOString(), message };
+      this.opts.log?.warn({ err: err.message }, 'audit store locked by another connection; events wait, queued, and are retried');
+    }
+    const expired = batch.filter((p) => t - p.at >= bound);
+    this.refuse(expired, `${message}; refused after waiting ${bound} ms`);
+    this.queue = batch.filter((p) => t - p.at < bound).concat(this.queue);
+    this.retryLater();
+  }
+
+  private retryLater(): void {
+    if (this.retryTimer || this.closed) return;
+    this.retryDelayMs = Math.min(100, Math.max(2, this.retryDelayMs * 2));
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.flush();
+    }, this.retryDelayMs);
+  }
+
+  private unlocked(): void {
+    if (this.locked) this.opts.log?.info({ since: this.locked.since }, 'audit store writable again');
+    this.locked = undefined;
+    this.retryDelayMs = 0;
   }
 
   /** Write everything queued as one transaction (group commit). */
   flush(): void {
     this.scheduled = false;
-    const batch = this.queue;
+    if (this.retryTimer) return;
+    const queued = this.queue;
     this.queue = [];
-    if (batch.length === 0) return;
-    const fail = (message: string) => {
-      const err = new ClawguardError('audit_unavailable', message);
-      this.failures += batch.length;
-      this.metrics.failures.inc(batch.length);
-      this.lastFailure = { at: new Date().toISOString(), message };
-      this.lastWriteFailed = true;
-      this.opts.log?.error({ events: batch.length, err: message }, 'audit write failed; the actions are denied');
-      for (const p of batch) p.reject(err);
-    };
-    if (!this.db || !this.writeBatch || this.openError) return fail(this.openError ?? 'audit store unavailable');
+    if (queued.length === 0 && !this.checkpointWanted) return;
+    if (!this.db || !this.writeBatch || this.openError || this.refused) return this.refuse(queued, this.refused ?? this.openError ?? 'audit store unavailable');
+    let batch = queued;
     const t0 = performance.now();
     let seq = this.seq;
     let prev = this.lastHash;
@@ -215,10 +323,22 @@ export class AuditLog implements AuditSink {
     const rows: Row[] = [];
     const out: Array<{ core: EventCore; hash: string; payload: string }> = [];
     const salts = randomBytes(16 * batch.length).toString('hex');
+    const payloads: string[] = [];
     try {
+      const fits: Pending[] = [];
+      for (const p of batch) {
+        try {
+          payloads.push(this.payloadText(p.e.payload));
+          fits.push(p);
+        } catch (err) {
+          if (!(err instanceof TooLarge)) throw err;
+          this.refuse([p], err.message, false);
+        }
+      }
+      batch = fits;
       for (let i = 0; i < batch.length; i++) {
         const { e, time } = batch[i]!;
-        const payload = this.payloadText(e.payload);
+        const payload = payloads[i]!;
         const salt = salts.slice(i * 32, i * 32 + 32);
         seq++;
         const core: EventCore = { v: 1, seq, time, type: wellFormed(String(e.type || 'unknown')), payloadHash: sha256Hex(salt + payload), prev };
@@ -240,18 +360,29 @@ export class AuditLog implements AuditSink {
         prev = hash;
       }
     } catch (err) {
-      return fail(`audit event could not be encoded: ${(err as Error).message}`);
+      return this.refuse(batch, `audit event could not be encoded: ${(err as Error).message}`);
     }
-    const cp = seq - (this.lastCheckpoint?.treeSize ?? this.anchor) >= this.every ? this.makeCheckpoint(seq, prev, frontier) : undefined;
+    const since = seq - (this.lastCheckpoint?.treeSize ?? this.anchor);
+    const cp = since > 0 && (since >= this.every || this.checkpointWanted) ? this.makeCheckpoint(seq, prev, frontier) : undefined;
+    if (rows.length === 0 && !cp) {
+      this.checkpointWanted = false;
+      return;
+    }
     try {
       this.writeBatch(rows, cp, cp ? frontier.toHex() : undefined);
     } catch (err) {
-      return fail(`audit log write failed: ${(err as Error).message}`);
+      if (isBusy(err)) return this.waitForLock(batch, err as Error);
+      return this.refuse(batch, `audit log write failed: ${(err as Error).message}`);
     }
+    this.unlocked();
     this.seq = seq;
     this.lastHash = prev;
     this.frontier = frontier;
-    if (cp) this.checkpointed(cp);
+    if (cp) {
+      this.checkpointed(cp);
+      this.checkpointWanted = false;
+    }
+    if (rows.length === 0) return;
     this.lastWriteFailed = false;
     this.metrics.commitSeconds.observe((performance.now() - t0) / 1000);
     this.metrics.batch.observe(batch.length);
@@ -274,7 +405,8 @@ export class AuditLog implements AuditSink {
 
   private makeCheckpoint(treeSize: number, lastHash: string, frontier: CompactRange): Checkpoint | undefined {
     if (!this.key) return undefined;
-    return signCheckpoint({ treeSize, time: new Date(this.now()).toISOString(), root: frontier.root().toString('hex'), lastHash, keyId: this.key.keyId, publicKey: spkiBase64(this.key.publicKey) }, this.key.privateKey);
+    const segment = this.segmentNo > 1 ? { segment: this.segmentNo } : {};
+    return signCheckpoint({ treeSize, time: new Date(this.now()).toISOString(), root: frontier.root().toString('hex'), lastHash, keyId: this.key.keyId, publicKey: spkiBase64(this.key.publicKey), ...segment }, this.key.privateKey);
   }
 
   private checkpointed(cp: Checkpoint): void {
@@ -282,14 +414,26 @@ export class AuditLog implements AuditSink {
     this.metrics.checkpoints.inc();
   }
 
-  /** Write a signed checkpoint now if events were committed since the last one. */
+  /**
+   * Write a signed checkpoint now if events were committed since the last one. While events are
+   * queued or the store is locked, the checkpoint rides on the next write instead (undefined now).
+   */
   checkpointNow(): Checkpoint | undefined {
-    if (!this.db || !this.stmts || this.seq <= (this.lastCheckpoint?.treeSize ?? this.anchor)) return undefined;
+    if (!this.db || !this.stmts || this.refused || this.seq <= (this.lastCheckpoint?.treeSize ?? this.anchor)) return undefined;
+    if (this.retryTimer || this.queue.length > 0) {
+      this.checkpointWanted = true;
+      return undefined;
+    }
     const cp = this.makeCheckpoint(this.seq, this.lastHash, this.frontier);
     if (!cp) return undefined;
     try {
       this.stmts.checkpoint.run(cp.treeSize, cp.time, cp.root, cp.lastHash, JSON.stringify(this.frontier.toHex()), cp.keyId, cp.publicKey, cp.signature);
     } catch (e) {
+      if (isBusy(e)) {
+        this.checkpointWanted = true;
+        this.waitForLock([], e as Error);
+        return undefined;
+      }
       this.opts.log?.error({ err: (e as Error).message }, 'audit checkpoint could not be written');
       return undefined;
     }
@@ -299,27 +443,49 @@ export class AuditLog implements AuditSink {
 
   /**
    * Retention: drop events older than retentionDays, but only up to a checkpoint, which stays as
-   * the anchor verification starts from. Records an `audit.prune` event.
+   * the anchor verification starts from, and never past what every witness holds (a consistency
+   * proof from a witness's head needs the events after it). Records an `audit.prune` event first;
+   * if the store is locked the deletion is retried in the background until it is done.
    */
   async prune(now = this.now()): Promise<{ anchor: number; pruned: number }> {
     const db = this.db;
-    if (!db || this.closed) return { anchor: this.anchor, pruned: 0 };
+    if (!db || this.closed || this.refused) return { anchor: this.anchor, pruned: 0 };
+    if (this.pendingPrune) return this.applyPrune();
     const cutoff = new Date(now - (this.opts.retentionDays ?? 90) * 86_400_000).toISOString();
-    const cp = db.prepare('SELECT tree_size FROM audit_checkpoints WHERE tree_size > ? AND time < ? ORDER BY tree_size DESC LIMIT 1').get(this.anchor, cutoff) as { tree_size: number } | undefined;
+    const limit = this.publisher?.minWitnessedSize() ?? Number.MAX_SAFE_INTEGER;
+    const cp = db.prepare('SELECT tree_size FROM audit_checkpoints WHERE tree_size > ? AND tree_size <= ? AND time < ? ORDER BY tree_size DESC LIMIT 1').get(this.anchor, Math.min(limit, Number.MAX_SAFE_INTEGER), cutoff) as { tree_size: number } | undefined;
     if (!cp) return { anchor: this.anchor, pruned: 0 };
     const anchor = cp.tree_size;
     const previous = this.anchor;
     // The prune is recorded in the chain first: verify accepts an anchor only if an audit.prune event after it names it.
     await this.append({ type: 'audit.prune', action: 'audit.prune', resource: `seq:${anchor}`, decision: 'allow', payload: { previousAnchor: previous, anchor, cutoff, retentionDays: this.opts.retentionDays ?? 90 } });
+    this.pendingPrune = { anchor, previous, cutoff };
+    return this.applyPrune();
+  }
+
+  private applyPrune(): { anchor: number; pruned: number } {
+    const p = this.pendingPrune;
+    const db = this.db;
+    if (!p || !db || this.closed) return { anchor: this.anchor, pruned: 0 };
+    clearTimeout(p.timer);
     let pruned = 0;
-    db.transaction(() => {
-      db.prepare("UPDATE audit_meta SET value = ? WHERE key = 'anchor'").run(String(anchor));
-      pruned = db.prepare('DELETE FROM audit_events WHERE seq <= ?').run(anchor).changes;
-      db.prepare('DELETE FROM audit_checkpoints WHERE tree_size < ?').run(anchor);
-    })();
-    this.anchor = anchor;
-    this.opts.log?.info({ anchor, pruned, cutoff }, 'audit events past retention pruned');
-    return { anchor, pruned };
+    try {
+      db.transaction(() => {
+        db.prepare("UPDATE audit_meta SET value = ? WHERE key = 'anchor'").run(String(p.anchor));
+        pruned = db.prepare('DELETE FROM audit_events WHERE seq <= ?').run(p.anchor).changes;
+        db.prepare('DELETE FROM audit_checkpoints WHERE tree_size < ?').run(p.anchor);
+      })();
+    } catch (e) {
+      p.error = (e as Error).message;
+      if (!isBusy(e)) this.opts.log?.error({ err: p.error, anchor: p.anchor }, 'audit prune failed; retrying');
+      p.timer = setTimeout(() => this.applyPrune(), isBusy(e) ? 1000 : 60_000);
+      p.timer.unref();
+      return { anchor: this.anchor, pruned: 0 };
+    }
+    this.pendingPrune = undefined;
+    this.anchor = p.anchor;
+    this.opts.log?.info({ anchor: p.anchor, pruned, cutoff: p.cutoff }, 'audit events past retention pruned');
+    return { anchor: p.anchor, pruned };
   }
 
   /** GDPR erase: destroy payloads (and their salts) of matching events; the chain keeps verifying. */
@@ -342,16 +508,169 @@ export class AuditLog implements AuditSink {
     return this.db;
   }
 
+  /** The committed head: what the witnesses are offered. */
+  size(): number {
+    return this.seq;
+  }
+
+  segment(): number {
+    return this.segmentNo;
+  }
+
+  keyHistory(): KeyStatement[] {
+    return this.keys;
+  }
+
+  /** The committed head, signed now (not stored: the witnesses hold it); undefined without a key. */
+  signHead(): { checkpoint: Checkpoint; pieces: string[] } | undefined {
+    const cp = this.makeCheckpoint(this.seq, this.lastHash, this.frontier);
+    return cp ? { checkpoint: cp, pieces: this.frontier.toHex() } : undefined;
+  }
+
+  checkpointBetween(from: number, max: number): Checkpoint | undefined {
+    const r = this.db?.prepare('SELECT * FROM audit_checkpoints WHERE tree_size > ? AND tree_size <= ? ORDER BY tree_size DESC LIMIT 1').get(from, max) as CheckpointRow | undefined;
+    return r ? checkpointFromRow(r, this.segmentNo) : undefined;
+  }
+
+  /** The database file (verification reads it on its own connections). */
+  get file(): string {
+    return this.opts.file ?? defaultDbFile(this.opts.stateDir);
+  }
+
+  /** The configured witnesses (for verification against them). */
+  get witnesses(): WitnessTarget[] {
+    return this.targets;
+  }
+
+  /**
+   * Before the gateway listens: refuse a log that is broken, signed by a key that is not its own,
+   * or shorter than / inconsistent with what a witness holds (ClawguardError audit_broken, naming
+   * the first bad seq), unless `newSegment`, which continues on a new segment recording the break.
+   * Then publishing to the witnesses starts.
+   */
+  async checkAtStart(o: { newSegment?: boolean } = {}): Promise<{ warnings: string[]; newSegment?: number }> {
+    const reads = await readWitnesses(this.targets);
+    const problems = findStartProblems(
+      { db: this.db, openError: this.openError, openBadSeq: this.openBadSeq, keyError: this.keyError, keyPreexisted: this.keyPreexisted, keyId: this.key?.keyId, keys: this.keys, lastSeq: this.seq, anchor: this.anchor, segment: this.segmentNo },
+      reads,
+    );
+    let newSegment: number | undefined;
+    if (problems.length) {
+      const message = describeProblems(problems);
+      if (!o.newSegment) {
+        this.refused = `the audit log was refused at start: ${message.split('\n')[1]?.trim() ?? message}`;
+        throw new ClawguardError('audit_broken', message);
+      }
+      newSegment = await this.beginSegment(problems, reads);
+    } else if (this.keys.length === 0 && this.key && this.db) {
+      const genesis = makeKeyStatement(this.key, { segment: this.segmentNo, fromSize: 0, reason: 'genesis' });
+      appendKeyStatement(this.db, genesis);
+      this.keys = [genesis];
+    }
+    const warnings: string[] = [];
+    if (!this.targets.some((t) => t.readable)) warnings.push('no witness is configured (audit.witness): truncation or rewriting of the audit log by someone with access to the state dir cannot be detected');
+    for (const r of reads) if ('error' in r) warnings.push(`the witness at ${r.t.name} could not be read at start (${r.error}): consistency with it is checked when it is reachable again`);
+    this.startReport = { warnings, witnesses: reads.map((r) => ('error' in r ? { name: r.t.name, error: r.error } : { name: r.t.name, treeSize: r.state.latest?.treeSize ?? null })) };
+    for (const w of warnings) this.opts.log?.warn({}, w);
+    this.startWitnessing(newSegment === undefined ? reads : []);
+    return { warnings, ...(newSegment !== undefined ? { newSegment } : {}) };
+  }
+
+  /** Start publishing to the witnesses (what was read at start spares a second read). */
+  startWitnessing(reads: WitnessRead[] = []): void {
+    if (this.publisher || this.targets.length === 0 || !this.db) return;
+    this.prover = new Prover(this.opts.file ?? defaultDbFile(this.opts.stateDir));
+    this.publisher = new WitnessPublisher(this, this.targets, { everyMs: this.opts.witnessEveryMs ?? 1000, prover: this.prover, metrics: this.metrics, ...(this.opts.log ? { log: this.opts.log } : {}) });
+    for (const r of reads) if ('state' in r) this.publisher.seed(r.t, r.state);
+    this.publisher.start();
+  }
+
+  /** Publish the current head to every witness and wait (bounded); for shutdown, rotate-key and tests. */
+  async publishNow(timeoutMs = 5000): Promise<void> {
+    this.startWitnessing();
+    await this.publisher?.flush(timeoutMs);
+  }
+
+  /** Archive the broken chain, open a new segment whose first event records what was found. */
+  private async beginSegment(problems: Problem[], reads: WitnessRead[]): Promise<number> {
+    const db = this.db;
+    if (!db) throw new ClawguardError('audit_unavailable', this.openError ?? 'audit store unavailable');
+    const heads = reads.flatMap((r) => ('state' in r && r.state.latest ? [{ witness: r.t.name, treeSize: r.state.latest.treeSize, segment: r.state.latest.segment ?? 1, root: r.state.latest.root, keyId: r.state.latest.keyId }] : []));
+    const old = this.segmentNo;
+    const next = Math.max(old, ...heads.map((h) => h.segment)) + 1;
+    // the witnesses' pinned history is what the new segment's key must follow
+    const pinned = reads.flatMap((r) => ('state' in r ? [r.state.keys] : [])).sort((a, b) => b.length - a.length)[0] ?? [];
+    const history = pinned.length ? pinned : this.keys;
+    const previous = history.at(-1);
+    let key = this.key;
+    let replacedKey = false;
+    if (!key) {
+      key = generateSigningKey();
+      replacedKey = true;
+    }
+    const statement = makeKeyStatement(key, { ...(previous ? { previous: { keyId: previous.keyId, ...(previous.keyId === key.keyId ? { key } : {}) } } : {}), segment: next, fromSize: 0, reason: 'segment' });
+    const found = { lastSeq: this.seq, anchor: this.anchor, lastCheckpoint: this.lastCheckpoint ?? null, segment: old };
+    const archived = archiveChain(db, old, next);
+    db.transaction(() => {
+      for (const k of history) appendKeyStatement(db, k);
+      appendKeyStatement(db, statement);
+    })();
+    if (replacedKey) writeSigningKey(this.opts.stateDir, key);
+    Object.assign(this, { segmentNo: next, seq: 0, lastHash: GENESIS, frontier: new CompactRange(), anchor: 0, lastCheckpoint: undefined, openError: undefined, openBadSeq: undefined, keyError: undefined, keyPreexisted: false, key, keys: [...history, statement] });
+    this.metrics.lastSeq.set(0);
+    this.opts.log?.error({ segment: next, problems }, 'the audit log continues on a new segment after a break (--audit-new-segment)');
+    await this.append({
+      type: 'audit.segment.start',
+      action: 'audit.segment.start',
+      resource: `segment:${next}`,
+      decision: 'allow',
+      payload: { segment: next, previousSegment: old, found: problems, before: found, witnesses: heads, archivedTables: archived, keyId: key.keyId, newKey: replacedKey },
+    });
+    this.checkpointNow();
+    return next;
+  }
+
+  /**
+   * Rotate the signing key (the gateway is not running): record `audit.key.rotate`, signed from
+   * then on by the new key, endorsed by the previous one when it is at hand (`keyLost` otherwise).
+   */
+  async rotateKey(o: { keyLost: boolean }): Promise<{ previousKeyId: string | null; keyId: string; endorsed: boolean; seq: number }> {
+    const db = this.db;
+    if (!db || this.openError) throw new ClawguardError('audit_broken', `${this.openError ?? 'audit store unavailable'}: a broken log is continued with "clawguard start --audit-new-segment", not by a new key`);
+    const previous = this.keys.at(-1);
+    const old = this.key && previous && this.key.keyId === previous.keyId ? this.key : undefined;
+    if (!old && !o.keyLost) throw new ClawguardError('bad_request', `${this.keyError ?? 'the signing key is not the log\'s key'}; to rotate without the previous key's endorsement (recorded as such), pass --key-lost`);
+    const key = generateSigningKey();
+    const fromSize = this.seq + 1;
+    const statement = makeKeyStatement(key, { ...(previous ? { previous: { keyId: previous.keyId, ...(old ? { key: old } : {}) } } : {}), segment: this.segmentNo, fromSize, reason: old ? 'rotate' : 'key-lost' });
+    appendKeyStatement(db, statement);
+    Object.assign(this, { key, keyError: undefined, keyPreexisted: false, keys: [...this.keys, statement] });
+    const r = await this.append({ type: 'audit.key.rotate', action: 'audit.key.rotate', resource: `key:${key.keyId}`, decision: 'allow', payload: { previousKeyId: previous?.keyId ?? null, keyId: key.keyId, endorsed: !!old, reason: statement.reason, fromSize, statement } });
+    this.checkpointNow();
+    writeSigningKey(this.opts.stateDir, key);
+    return { previousKeyId: previous?.keyId ?? null, keyId: key.keyId, endorsed: !!old, seq: r.seq };
+  }
+
   status(): Record<string, unknown> {
     const failing = this.lastWriteFailed;
-    const ok = !this.openError && !failing && !this.closed;
+    const w = this.publisher?.status();
+    const refusedWitness = w?.witnesses.find((x) => x.health === 'refused');
+    const ok = !this.openError && !failing && !this.closed && !this.locked && !this.refused && !refusedWitness;
+    const reason = this.refused ?? this.openError ?? (this.locked ? `${this.locked.message} since ${this.locked.since}; ${this.queue.length} event(s) waiting, each refused after ${this.opts.lockWaitMs ?? 1000} ms` : undefined) ??
+      (failing ? `last write failed: ${this.lastFailure!.message}` : this.closed ? 'closed' : refusedWitness ? `the witness at ${refusedWitness.name} refused the log: ${refusedWitness.error}` : undefined);
+    const readable = this.targets.filter((t) => t.readable).length;
+    const warnings = [...(this.startReport?.warnings.filter((x) => x.startsWith('no witness')) ?? (readable ? [] : ['no witness is configured (audit.witness): truncation or rewriting of the audit log by someone with access to the state dir cannot be detected']))];
+    if (w) for (const x of w.witnesses) if (x.health === 'failing') warnings.push(`the witness at ${x.name} is unreachable (${x.error}); events after seq ${x.treeSize ?? 0} are not witnessed there`);
+    if (this.pendingPrune) warnings.push(`pruning up to seq ${this.pendingPrune.anchor} is waiting: ${this.pendingPrune.error ?? 'pending'}`);
     return {
       ok,
-      ...(this.openError ? { reason: this.openError } : failing ? { reason: `last write failed: ${this.lastFailure!.message}` } : this.closed ? { reason: 'closed' } : {}),
+      ...(reason ? { reason } : {}),
       lastSeq: this.seq,
+      segment: this.segmentNo,
       anchor: this.anchor,
       lastCheckpoint: this.lastCheckpoint ?? null,
       pending: this.queue.length,
+      locked: this.locked ?? null,
       writeFailures: this.failures,
       lastFailure: this.lastFailure ?? null,
       signing: this.key ? { ok: true, keyId: this.key.keyId } : { ok: false, reason: this.keyError },
@@ -359,15 +678,37 @@ export class AuditLog implements AuditSink {
       checkpointSeconds: this.opts.checkpointSeconds ?? 60,
       retentionDays: this.opts.retentionDays ?? 90,
       telemetry: this.telemetry ? this.telemetry.status() : null,
+      witness: {
+        configured: this.targets.length,
+        detectsTruncation: readable > 0,
+        ok: w ? w.ok : readable === 0 ? false : true,
+        lastWitnessedSize: w?.lastWitnessedSize ?? null,
+        unwitnessedEvents: w?.unwitnessedEvents ?? null,
+        publishEverySeconds: (this.opts.witnessEveryMs ?? 1000) / 1000,
+        witnesses: w?.witnesses ?? this.targets.map((t) => ({ name: t.name, kind: t.spec.kind, detects: t.readable, health: 'pending' })),
+      },
+      warnings,
     };
   }
 
-  /** Commit what is queued, write a final checkpoint, stop. */
+  /** Commit what is queued (waiting a bounded time for a lock), write a final checkpoint, publish it, stop. */
   async close(): Promise<void> {
     if (this.closed) return;
     for (const t of this.timers) clearInterval(t);
+    const until = performance.now() + (this.opts.lockWaitMs ?? 1000);
+    while ((this.retryTimer || this.queue.length) && performance.now() < until) {
+      if (!this.retryTimer) this.flush();
+      else await new Promise((r) => setTimeout(r, 5));
+    }
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     this.flush();
     this.checkpointNow();
+    this.refuse(this.queue.splice(0), 'the audit log closed while the store was locked');
+    if (!this.refused) await this.publisher?.flush(2000).catch(() => undefined);
+    await this.publisher?.close();
+    await this.prover?.close();
+    clearTimeout(this.pendingPrune?.timer);
     this.closed = true;
     await this.telemetry?.close();
     try {

@@ -1,6 +1,7 @@
 /** Raw (validated) config → the typed ClawguardConfig used everywhere below. */
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
+import { normalizeAudit } from './audit-schema.js';
 import { parseDurationSeconds, parseRotation } from './durations.js';
 import type { ConfigProblem } from './problems.js';
 import type { RawConfig, RawProfile, RawSandbox, RawSecret } from './schema.js';
@@ -166,11 +167,7 @@ export function normalize(raw: RawConfig, source: string | undefined, wrapped: b
       clockSkewSeconds: zt?.clockSkewSeconds ?? 60,
       sessionTokenTtlSeconds: zt?.sessionTokenTtl === undefined ? 900 : parseDurationSeconds(zt.sessionTokenTtl)!,
     },
-    audit: {
-      retentionDays: raw.audit?.retentionDays ?? 90,
-      checkpointEvery: raw.audit?.checkpointEvery ?? 1000,
-      checkpointSeconds: raw.audit?.checkpointSeconds ?? 60,
-    },
+    audit: normalizeAudit(raw.audit, baseDir),
     policy: { ...(raw.policy?.dir ? { dir: resolve(baseDir, raw.policy.dir) } : {}) },
   };
 }

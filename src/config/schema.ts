@@ -4,6 +4,7 @@
  * unknown key is an error (with a did-you-mean, see errors.ts).
  */
 import { z } from 'zod';
+import { auditSchema } from './audit-schema.js';
 import { parseDurationSeconds, parseRotation } from './durations.js';
 
 const seconds = z.union([z.number(), z.string()]).superRefine((v, ctx) => {
@@ -259,14 +260,7 @@ export const rootSchema = z
     monitoring: monitoringSchema.optional(),
     sandbox: sandboxSchema.optional(),
     security: z.object({ zeroTrust: zeroTrustSchema.optional() }).strict().optional(),
-    audit: z
-      .object({
-        retentionDays: positiveInt('days').optional(),
-        checkpointEvery: positiveInt('events').optional(),
-        checkpointSeconds: positiveInt('seconds').optional(),
-      })
-      .strict()
-      .optional(),
+    audit: auditSchema.optional(),
     policy: z.object({ dir: z.string().optional() }).strict().optional(),
     runtime: z
       .object({

@@ -34,7 +34,7 @@ export function ev(i: number, extra: Partial<AuditEventInput> = {}): AuditEventI
 /** A writable raw connection with the append-only triggers removed: an attacker with the file. */
 export function rawDb(file: string): SqliteDb {
   const db = new Database(file);
-  db.exec('DROP TRIGGER IF EXISTS audit_events_append_only; DROP TRIGGER IF EXISTS audit_events_prune_only; DROP TRIGGER IF EXISTS audit_checkpoints_append_only;');
+  for (const t of ['audit_events_append_only', 'audit_events_prune_only', 'audit_checkpoints_append_only', 'audit_checkpoints_prune_only', 'audit_keys_append_only', 'audit_keys_no_delete']) db.exec(`DROP TRIGGER IF EXISTS ${t}`);
   return db;
 }
 
