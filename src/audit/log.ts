@@ -569,7 +569,7 @@ export class AuditLog implements AuditSink {
     }
     const warnings: string[] = [];
     if (!this.targets.some((t) => t.readable)) warnings.push('no witness is configured (audit.witness): truncation or rewriting of the audit log by someone with access to the state dir cannot be detected');
-    for (const r of reads) if ('error' in r) warnings.push(`the witness at ${r.t.name} could not be read at start (${r.error}): consistency with it is checked when it is reachable again`);
+    for (const r of reads) if ('error' in r) warnings.push(`the witness at ${r.t.name} is unreachable (${r.error}): consistency with it is checked when it is reachable again`);
     this.startReport = { warnings, witnesses: reads.map((r) => ('error' in r ? { name: r.t.name, error: r.error } : { name: r.t.name, treeSize: r.state.latest?.treeSize ?? null })) };
     for (const w of warnings) this.opts.log?.warn({}, w);
     this.startWitnessing(newSegment === undefined ? reads : []);
@@ -660,7 +660,11 @@ export class AuditLog implements AuditSink {
       (failing ? `last write failed: ${this.lastFailure!.message}` : this.closed ? 'closed' : refusedWitness ? `the witness at ${refusedWitness.name} refused the log: ${refusedWitness.error}` : undefined);
     const readable = this.targets.filter((t) => t.readable).length;
     const warnings = [...(this.startReport?.warnings.filter((x) => x.startsWith('no witness')) ?? (readable ? [] : ['no witness is configured (audit.witness): truncation or rewriting of the audit log by someone with access to the state dir cannot be detected']))];
-    if (w) for (const x of w.witnesses) if (x.health === 'failing') warnings.push(`the witness at ${x.name} is unreachable (${x.error}); events after seq ${x.treeSize ?? 0} are not witnessed there`);
+    for (const x of w?.witnesses ?? []) {
+      const atStart = this.startReport?.witnesses.find((r) => r.name === x.name)?.error;
+      const error = x.health === 'failing' ? x.error : x.health === 'pending' ? atStart : undefined;
+      if (error) warnings.push(`the witness at ${x.name} is unreachable (${error}); events after seq ${x.treeSize ?? 0} are not witnessed there`);
+    }
     if (this.pendingPrune) warnings.push(`pruning up to seq ${this.pendingPrune.anchor} is waiting: ${this.pendingPrune.error ?? 'pending'}`);
     return {
       ok,

@@ -75,7 +75,7 @@ export async function verifyWithWitnesses(
     out.key = last ? { keyId: last.keyId, source: `pinned at ${reads.find((x) => 'state' in x && x.state.keys.length)!.t.name}` } : null;
     if (local.length > trusted.length) out.warnings.push(`the log names ${local.length - trusted.length} newer signing key(s) no witness has pinned yet and the previous key did not endorse: checkpoints they sign are not trusted until a witness pins them`);
   }
-  if (!detectable) out.warnings.push(NO_WITNESS);
+  if (!detectable) out.warnings.push(targets.some((t) => t.readable) ? 'truncation could not be checked: no witness could be read' : NO_WITNESS);
   if (out.ok && o.keyProblem && !keyFor) problems.push(o.keyProblem);
   if (out.ok && !keyFor && !o.publicKey && r.checkpoints > 0) problems.push(`no trusted key: the ${r.checkpoints} checkpoint(s) could only be checked against the keys they carry themselves (the state dir has no audit-signing.pub or .key, and no witness has pinned one); pass --public-key FILE or configure a witness`);
   if (out.ok && problems.length) return { ...out, ok: false, problem: problems.join('; ') };
