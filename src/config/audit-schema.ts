@@ -10,9 +10,9 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 
-const positive = (what: string, max: number) =>
+const seconds = (min: number, max: number) =>
   z.unknown().superRefine((v, ctx) => {
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > max) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a positive number of ${what} up to ${max}, got ${JSON.stringify(v)}` });
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a number of seconds from ${min} to ${max}, got ${JSON.stringify(v)}` });
   }) as unknown as z.ZodType<number>;
 
 const positiveInt = (what: string) =>
@@ -57,7 +57,7 @@ export const auditSchema = z
     checkpointSeconds: positiveInt('seconds').optional(),
     witness: z.array(witness).max(16).optional(),
     /** How often the signed head is published to the witnesses when the log grew. */
-    witnessSeconds: positive('seconds', 3600).optional(),
+    witnessSeconds: seconds(0.1, 3600).optional(),
   })
   .strict();
 
