@@ -5,7 +5,8 @@
  * The key history and signed heads are published to witnesses (a directory, a witness server,
  * syslog), which pin the key and accept only consistent heads; start and verify check against them.
  */
-export { AuditLog, type AuditLogOptions, type AuditLogger, MAX_PAYLOAD_BYTES } from './log.js';
+export { AuditLog, type AuditLogOptions, type AuditLogger } from './log.js';
+export { MAX_PAYLOAD_BYTES } from './encode.js';
 export type { AuditEvent, AuditReceipt } from './types.js';
 export { telemetryFromConfig, type TelemetryOptions } from './telemetry.js';
 export { canonicalCore, canonicalJson, type EventCore } from './canonical.js';

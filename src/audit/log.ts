@@ -12,22 +12,19 @@
  * The signed head is published to the witnesses (`audit.witness`) every second when the log grew
  * (publisher.ts); `checkAtStart()` refuses a log that is broken or behind a witness (start-check.ts).
  */
-import { randomBytes } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import { ClawguardError } from '../errors/index.js';
 import type { AuditEventInput, AuditSink } from '../pipeline/index.js';
 import { defaultDbFile, openSqlite, type SqliteDb } from '../store/index.js';
-import { canonicalCore, canonicalJson, type EventCore } from './canonical.js';
 import { type Checkpoint, checkpointFromRow, signCheckpoint } from './checkpoint.js';
-import { CompactRange, eventHash, GENESIS, leafOf, sha256Hex } from './hash.js';
-import { appendKeyStatement, type KeyStatement, makeKeyStatement } from './key-history.js';
-import { generateSigningKey, type SigningKey, spkiBase64, writeSigningKey } from './keys.js';
+import { type Encoded, encodeEvents, MAX_PAYLOAD_BYTES, payloadText, type Row, TooLarge } from './encode.js';
+import { CompactRange, GENESIS, leafOf } from './hash.js';
+import type { KeyStatement } from './key-history.js';
+import { type SigningKey, spkiBase64 } from './keys.js';
 import { openSigningKey } from './log-keys.js';
 import { AuditMetrics } from './metrics.js';
-import { Prover } from './prover.js';
-import { WitnessPublisher } from './publisher.js';
-import { archiveChain } from './segment.js';
-import { describeProblems, findStartProblems, type Problem, readWitnesses, type WitnessRead } from './start-check.js';
+import { isBusy, Pruner } from './prune.js';
+import { type ChainHost, LogTrust } from './trust.js';
 import { anchorOf, type CheckpointRow, migrateAudit, segmentOfDb } from './tables.js';
 import { markAudited } from './request-scope.js';
 import { TelemetryStream, type TelemetryOptions } from './telemetry.js';
@@ -68,12 +65,6 @@ export interface AuditLogOptions {
   witnessEveryMs?: number;
 }
 
-/**
- * Four times the bound on a call's deciding arguments (tools/audit-args.ts), so a call within that
- * bound always fits with its reasons; anything larger is refused whole rather than kept in part.
- */
-export const MAX_PAYLOAD_BYTES = 256 * 1024;
-
 interface Pending {
   e: AuditEventInput;
   time: string;
@@ -82,19 +73,6 @@ interface Pending {
   resolve: (r: AuditReceipt) => void;
   reject: (e: Error) => void;
 }
-
-const isBusy = (e: unknown): boolean => /^SQLITE_(BUSY|LOCKED)/.test(String((e as { code?: unknown })?.code ?? ''));
-
-class TooLarge extends Error {}
-
-type Row = [number, string, string, string | null, string | null, string | null, string | null, string | null, string | null, string | null, string | null, string, string, string, string, string];
-
-/**
- * Text as SQLite will store it: a lone surrogate cannot be kept in UTF-8 and would come back as
- * U+FFFD, so it is replaced before hashing; otherwise such an event could never verify.
- */
-const wellFormed = (s: string): string => s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
-const str = (v: unknown): string | null => (v === undefined || v === null ? null : wellFormed(String(v)));
 
 export class AuditLog implements AuditSink {
   private db: SqliteDb | undefined;
@@ -124,11 +102,8 @@ export class AuditLog implements AuditSink {
   private retryTimer: NodeJS.Timeout | undefined;
   private retryDelayMs = 0;
   private checkpointWanted = false;
-  private pendingPrune: { anchor: number; previous: number; cutoff: string; timer?: NodeJS.Timeout; error?: string } | undefined;
-  private readonly targets: WitnessTarget[];
-  private publisher: WitnessPublisher | undefined;
-  private prover: Prover | undefined;
-  private startReport: { warnings: string[]; witnesses: Array<{ name: string; error?: string; treeSize?: number | null }> } | undefined;
+  private readonly pruner: Pruner;
+  private readonly trust: LogTrust;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly metrics: AuditMetrics;
   private readonly telemetry: TelemetryStream | undefined;
@@ -141,7 +116,19 @@ export class AuditLog implements AuditSink {
     this.metrics = new AuditMetrics(opts.registry);
     this.now = opts.now ?? Date.now;
     this.every = opts.checkpointEvery ?? 1000;
-    this.targets = (opts.witness ?? []).map(witnessTarget);
+    this.pruner = new Pruner(
+      {
+        db: () => this.db,
+        writable: () => !this.closed && !this.refused,
+        anchor: () => this.anchor,
+        setAnchor: (a) => (this.anchor = a),
+        limit: () => this.trust.pruneLimit(),
+        append: (e) => this.append(e),
+        ...(opts.log ? { log: opts.log } : {}),
+      },
+      opts.retentionDays ?? 90,
+    );
+    this.trust = new LogTrust(this.host(), (opts.witness ?? []).map(witnessTarget), { everyMs: opts.witnessEveryMs ?? 1000, metrics: this.metrics, ...(opts.log ? { log: opts.log } : {}) });
     let telemetry: TelemetryStream | undefined;
     try {
       telemetry = opts.telemetry ? new TelemetryStream(opts.telemetry) : undefined;
@@ -250,17 +237,6 @@ export class AuditLog implements AuditSink {
     setImmediate(() => this.flush());
   }
 
-  /** The canonical payload, whole; an event whose payload is too large to keep whole is refused. */
-  private payloadText(payload: unknown): string {
-    const text = canonicalJson(payload ?? {});
-    const max = this.opts.maxPayloadBytes ?? MAX_PAYLOAD_BYTES;
-    // one UTF-16 unit is at most three UTF-8 bytes, so a short text needs no byte count
-    if (text.length * 3 <= max) return text;
-    const bytes = Buffer.byteLength(text);
-    if (bytes > max) throw new TooLarge(`the audit event's payload is ${bytes} bytes, more than the ${max} the log stores whole; it is not recorded and its action is denied`);
-    return text;
-  }
-
   /** Reject events (their actions are denied); `storeFault`: the store failed, which status reports until a write succeeds. */
   private refuse(batch: Pending[], message: string, storeFault = true): void {
     if (batch.length === 0) return;
@@ -315,53 +291,27 @@ export class AuditLog implements AuditSink {
     this.queue = [];
     if (queued.length === 0 && !this.checkpointWanted) return;
     if (!this.db || !this.writeBatch || this.openError || this.refused) return this.refuse(queued, this.refused ?? this.openError ?? 'audit store unavailable');
-    let batch = queued;
     const t0 = performance.now();
-    let seq = this.seq;
-    let prev = this.lastHash;
-    const frontier = this.frontier.clone();
-    const rows: Row[] = [];
-    const out: Array<{ core: EventCore; hash: string; payload: string }> = [];
-    const salts = randomBytes(16 * batch.length).toString('hex');
+    const max = this.opts.maxPayloadBytes ?? MAX_PAYLOAD_BYTES;
+    const batch: Pending[] = [];
     const payloads: string[] = [];
+    for (const p of queued) {
+      try {
+        payloads.push(payloadText(p.e.payload, max));
+        batch.push(p);
+      } catch (err) {
+        if (!(err instanceof TooLarge)) return this.refuse(queued, `audit event could not be encoded: ${(err as Error).message}`);
+        this.refuse([p], err.message, false);
+      }
+    }
+    const frontier = this.frontier.clone();
+    let encoded: Encoded;
     try {
-      const fits: Pending[] = [];
-      for (const p of batch) {
-        try {
-          payloads.push(this.payloadText(p.e.payload));
-          fits.push(p);
-        } catch (err) {
-          if (!(err instanceof TooLarge)) throw err;
-          this.refuse([p], err.message, false);
-        }
-      }
-      batch = fits;
-      for (let i = 0; i < batch.length; i++) {
-        const { e, time } = batch[i]!;
-        const payload = payloads[i]!;
-        const salt = salts.slice(i * 32, i * 32 + 32);
-        seq++;
-        const core: EventCore = { v: 1, seq, time, type: wellFormed(String(e.type || 'unknown')), payloadHash: sha256Hex(salt + payload), prev };
-        const policies = e.policies?.map((p) => wellFormed(String(p)));
-        const row: Row = [seq, time, core.type, str(e.agentId), str(e.runId), str(e.subject), str(e.action), str(e.resource), str(e.decision), str(e.tier), policies ? JSON.stringify(policies) : null, core.payloadHash, prev, '', salt, payload];
-        if (row[3] !== null) core.agentId = row[3];
-        if (row[4] !== null) core.runId = row[4];
-        if (row[5] !== null) core.subject = row[5];
-        if (row[6] !== null) core.action = row[6];
-        if (row[7] !== null) core.resource = row[7];
-        if (row[8] !== null) core.decision = row[8] as EventCore['decision'];
-        if (row[9] !== null) core.tier = row[9] as EventCore['tier'];
-        if (policies) core.policies = policies;
-        const hash = eventHash(canonicalCore(core));
-        row[13] = hash;
-        frontier.append(Buffer.from(hash, 'hex'));
-        rows.push(row);
-        out.push({ core, hash, payload });
-        prev = hash;
-      }
+      encoded = encodeEvents(batch, payloads, this.seq, this.lastHash, frontier);
     } catch (err) {
       return this.refuse(batch, `audit event could not be encoded: ${(err as Error).message}`);
     }
+    const { rows, out, seq, lastHash: prev } = encoded;
     const since = seq - (this.lastCheckpoint?.treeSize ?? this.anchor);
     const cp = since > 0 && (since >= this.every || this.checkpointWanted) ? this.makeCheckpoint(seq, prev, frontier) : undefined;
     if (rows.length === 0 && !cp) {
@@ -441,51 +391,9 @@ export class AuditLog implements AuditSink {
     return cp;
   }
 
-  /**
-   * Retention: drop events older than retentionDays, but only up to a checkpoint, which stays as
-   * the anchor verification starts from, and never past what every witness holds (a consistency
-   * proof from a witness's head needs the events after it). Records an `audit.prune` event first;
-   * if the store is locked the deletion is retried in the background until it is done.
-   */
-  async prune(now = this.now()): Promise<{ anchor: number; pruned: number }> {
-    const db = this.db;
-    if (!db || this.closed || this.refused) return { anchor: this.anchor, pruned: 0 };
-    if (this.pendingPrune) return this.applyPrune();
-    const cutoff = new Date(now - (this.opts.retentionDays ?? 90) * 86_400_000).toISOString();
-    const limit = this.publisher?.minWitnessedSize() ?? Number.MAX_SAFE_INTEGER;
-    const cp = db.prepare('SELECT tree_size FROM audit_checkpoints WHERE tree_size > ? AND tree_size <= ? AND time < ? ORDER BY tree_size DESC LIMIT 1').get(this.anchor, Math.min(limit, Number.MAX_SAFE_INTEGER), cutoff) as { tree_size: number } | undefined;
-    if (!cp) return { anchor: this.anchor, pruned: 0 };
-    const anchor = cp.tree_size;
-    const previous = this.anchor;
-    // The prune is recorded in the chain first: verify accepts an anchor only if an audit.prune event after it names it.
-    await this.append({ type: 'audit.prune', action: 'audit.prune', resource: `seq:${anchor}`, decision: 'allow', payload: { previousAnchor: previous, anchor, cutoff, retentionDays: this.opts.retentionDays ?? 90 } });
-    this.pendingPrune = { anchor, previous, cutoff };
-    return this.applyPrune();
-  }
-
-  private applyPrune(): { anchor: number; pruned: number } {
-    const p = this.pendingPrune;
-    const db = this.db;
-    if (!p || !db || this.closed) return { anchor: this.anchor, pruned: 0 };
-    clearTimeout(p.timer);
-    let pruned = 0;
-    try {
-      db.transaction(() => {
-        db.prepare("UPDATE audit_meta SET value = ? WHERE key = 'anchor'").run(String(p.anchor));
-        pruned = db.prepare('DELETE FROM audit_events WHERE seq <= ?').run(p.anchor).changes;
-        db.prepare('DELETE FROM audit_checkpoints WHERE tree_size < ?').run(p.anchor);
-      })();
-    } catch (e) {
-      p.error = (e as Error).message;
-      if (!isBusy(e)) this.opts.log?.error({ err: p.error, anchor: p.anchor }, 'audit prune failed; retrying');
-      p.timer = setTimeout(() => this.applyPrune(), isBusy(e) ? 1000 : 60_000);
-      p.timer.unref();
-      return { anchor: this.anchor, pruned: 0 };
-    }
-    this.pendingPrune = undefined;
-    this.anchor = p.anchor;
-    this.opts.log?.info({ anchor: p.anchor, pruned, cutoff: p.cutoff }, 'audit events past retention pruned');
-    return { anchor: p.anchor, pruned };
+  /** Retention (see prune.ts); records an `audit.prune` event. */
+  prune(now = this.now()): Promise<{ anchor: number; pruned: number }> {
+    return this.pruner.prune(now);
   }
 
   /** GDPR erase: destroy payloads (and their salts) of matching events; the chain keeps verifying. */
@@ -506,15 +414,6 @@ export class AuditLog implements AuditSink {
   /** The database handle (read access for the operator API). */
   get database(): SqliteDb | undefined {
     return this.db;
-  }
-
-  /** The committed head: what the witnesses are offered. */
-  size(): number {
-    return this.seq;
-  }
-
-  segment(): number {
-    return this.segmentNo;
   }
 
   keyHistory(): KeyStatement[] {
@@ -539,133 +438,59 @@ export class AuditLog implements AuditSink {
 
   /** The configured witnesses (for verification against them). */
   get witnesses(): WitnessTarget[] {
-    return this.targets;
+    return this.trust.targets;
+  }
+
+  /** The chain as the trust layer sees it. */
+  private host(): ChainHost {
+    return {
+      db: () => this.db,
+      stateDir: this.opts.stateDir,
+      file: this.file,
+      state: () => ({ openError: this.openError, openBadSeq: this.openBadSeq, keyError: this.keyError, keyPreexisted: this.keyPreexisted, keys: this.keys, key: this.key, lastSeq: this.seq, anchor: this.anchor, segment: this.segmentNo, lastCheckpoint: this.lastCheckpoint }),
+      useKey: (key, keys) => Object.assign(this, { key, keys, keyError: undefined, keyPreexisted: false }),
+      restart: (segment) => {
+        Object.assign(this, { segmentNo: segment, seq: 0, lastHash: GENESIS, frontier: new CompactRange(), anchor: 0, lastCheckpoint: undefined, openError: undefined, openBadSeq: undefined });
+        this.metrics.lastSeq.set(0);
+      },
+      refuse: (reason) => (this.refused = reason),
+      append: (e) => this.append(e),
+      checkpointNow: () => this.checkpointNow(),
+      size: () => this.seq,
+      segment: () => this.segmentNo,
+      keyHistory: () => this.keys,
+      signHead: () => this.signHead(),
+      checkpointBetween: (from, max) => this.checkpointBetween(from, max),
+    };
   }
 
   /**
-   * Before the gateway listens: refuse a log that is broken, signed by a key that is not its own,
-   * or shorter than / inconsistent with what a witness holds (ClawguardError audit_broken, naming
-   * the first bad seq), unless `newSegment`, which continues on a new segment recording the break.
-   * Then publishing to the witnesses starts.
+   * Before the gateway listens: refuse a log that is broken, re-keyed, or shorter than or
+   * inconsistent with a witness (audit_broken, naming the first bad seq), unless `newSegment`
+   * (see trust.ts). Then publishing to the witnesses starts.
    */
-  async checkAtStart(o: { newSegment?: boolean } = {}): Promise<{ warnings: string[]; newSegment?: number }> {
-    const reads = await readWitnesses(this.targets);
-    const problems = findStartProblems(
-      { db: this.db, openError: this.openError, openBadSeq: this.openBadSeq, keyError: this.keyError, keyPreexisted: this.keyPreexisted, keyId: this.key?.keyId, keys: this.keys, lastSeq: this.seq, anchor: this.anchor, segment: this.segmentNo },
-      reads,
-    );
-    let newSegment: number | undefined;
-    if (problems.length) {
-      const message = describeProblems(problems);
-      if (!o.newSegment) {
-        this.refused = `the audit log was refused at start: ${message.split('\n')[1]?.trim() ?? message}`;
-        throw new ClawguardError('audit_broken', message);
-      }
-      newSegment = await this.beginSegment(problems, reads);
-    } else if (this.keys.length === 0 && this.key && this.db) {
-      const genesis = makeKeyStatement(this.key, { segment: this.segmentNo, fromSize: 0, reason: 'genesis' });
-      appendKeyStatement(this.db, genesis);
-      this.keys = [genesis];
-    }
-    const warnings: string[] = [];
-    if (!this.targets.some((t) => t.readable)) warnings.push('no witness is configured (audit.witness): truncation or rewriting of the audit log by someone with access to the state dir cannot be detected');
-    for (const r of reads) if ('error' in r) warnings.push(`the witness at ${r.t.name} is unreachable (${r.error}): consistency with it is checked when it is reachable again`);
-    this.startReport = { warnings, witnesses: reads.map((r) => ('error' in r ? { name: r.t.name, error: r.error } : { name: r.t.name, treeSize: r.state.latest?.treeSize ?? null })) };
-    for (const w of warnings) this.opts.log?.warn({}, w);
-    this.startWitnessing(newSegment === undefined ? reads : []);
-    return { warnings, ...(newSegment !== undefined ? { newSegment } : {}) };
-  }
-
-  /** Start publishing to the witnesses (what was read at start spares a second read). */
-  startWitnessing(reads: WitnessRead[] = []): void {
-    if (this.publisher || this.targets.length === 0 || !this.db) return;
-    this.prover = new Prover(this.opts.file ?? defaultDbFile(this.opts.stateDir));
-    this.publisher = new WitnessPublisher(this, this.targets, { everyMs: this.opts.witnessEveryMs ?? 1000, prover: this.prover, metrics: this.metrics, ...(this.opts.log ? { log: this.opts.log } : {}) });
-    for (const r of reads) if ('state' in r) this.publisher.seed(r.t, r.state);
-    this.publisher.start();
+  checkAtStart(o: { newSegment?: boolean } = {}): Promise<{ warnings: string[]; newSegment?: number }> {
+    return this.trust.checkAtStart(o);
   }
 
   /** Publish the current head to every witness and wait (bounded); for shutdown, rotate-key and tests. */
-  async publishNow(timeoutMs = 5000): Promise<void> {
-    this.startWitnessing();
-    await this.publisher?.flush(timeoutMs);
+  publishNow(timeoutMs = 5000): Promise<void> {
+    return this.trust.publishNow(timeoutMs);
   }
 
-  /** Archive the broken chain, open a new segment whose first event records what was found. */
-  private async beginSegment(problems: Problem[], reads: WitnessRead[]): Promise<number> {
-    const db = this.db;
-    if (!db) throw new ClawguardError('audit_unavailable', this.openError ?? 'audit store unavailable');
-    const heads = reads.flatMap((r) => ('state' in r && r.state.latest ? [{ witness: r.t.name, treeSize: r.state.latest.treeSize, segment: r.state.latest.segment ?? 1, root: r.state.latest.root, keyId: r.state.latest.keyId }] : []));
-    const old = this.segmentNo;
-    const next = Math.max(old, ...heads.map((h) => h.segment)) + 1;
-    // the witnesses' pinned history is what the new segment's key must follow
-    const pinned = reads.flatMap((r) => ('state' in r ? [r.state.keys] : [])).sort((a, b) => b.length - a.length)[0] ?? [];
-    const history = pinned.length ? pinned : this.keys;
-    const previous = history.at(-1);
-    let key = this.key;
-    let replacedKey = false;
-    if (!key) {
-      key = generateSigningKey();
-      replacedKey = true;
-    }
-    const statement = makeKeyStatement(key, { ...(previous ? { previous: { keyId: previous.keyId, ...(previous.keyId === key.keyId ? { key } : {}) } } : {}), segment: next, fromSize: 0, reason: 'segment' });
-    const found = { lastSeq: this.seq, anchor: this.anchor, lastCheckpoint: this.lastCheckpoint ?? null, segment: old };
-    const archived = archiveChain(db, old, next);
-    db.transaction(() => {
-      for (const k of history) appendKeyStatement(db, k);
-      appendKeyStatement(db, statement);
-    })();
-    if (replacedKey) writeSigningKey(this.opts.stateDir, key);
-    Object.assign(this, { segmentNo: next, seq: 0, lastHash: GENESIS, frontier: new CompactRange(), anchor: 0, lastCheckpoint: undefined, openError: undefined, openBadSeq: undefined, keyError: undefined, keyPreexisted: false, key, keys: [...history, statement] });
-    this.metrics.lastSeq.set(0);
-    this.opts.log?.error({ segment: next, problems }, 'the audit log continues on a new segment after a break (--audit-new-segment)');
-    await this.append({
-      type: 'audit.segment.start',
-      action: 'audit.segment.start',
-      resource: `segment:${next}`,
-      decision: 'allow',
-      payload: { segment: next, previousSegment: old, found: problems, before: found, witnesses: heads, archivedTables: archived, keyId: key.keyId, newKey: replacedKey },
-    });
-    this.checkpointNow();
-    return next;
-  }
-
-  /**
-   * Rotate the signing key (the gateway is not running): record `audit.key.rotate`, signed from
-   * then on by the new key, endorsed by the previous one when it is at hand (`keyLost` otherwise).
-   */
-  async rotateKey(o: { keyLost: boolean }): Promise<{ previousKeyId: string | null; keyId: string; endorsed: boolean; seq: number }> {
-    const db = this.db;
-    if (!db || this.openError) throw new ClawguardError('audit_broken', `${this.openError ?? 'audit store unavailable'}: a broken log is continued with "clawguard start --audit-new-segment", not by a new key`);
-    const previous = this.keys.at(-1);
-    const old = this.key && previous && this.key.keyId === previous.keyId ? this.key : undefined;
-    if (!old && !o.keyLost) throw new ClawguardError('bad_request', `${this.keyError ?? 'the signing key is not the log\'s key'}; to rotate without the previous key's endorsement (recorded as such), pass --key-lost`);
-    const key = generateSigningKey();
-    const fromSize = this.seq + 1;
-    const statement = makeKeyStatement(key, { ...(previous ? { previous: { keyId: previous.keyId, ...(old ? { key: old } : {}) } } : {}), segment: this.segmentNo, fromSize, reason: old ? 'rotate' : 'key-lost' });
-    appendKeyStatement(db, statement);
-    Object.assign(this, { key, keyError: undefined, keyPreexisted: false, keys: [...this.keys, statement] });
-    const r = await this.append({ type: 'audit.key.rotate', action: 'audit.key.rotate', resource: `key:${key.keyId}`, decision: 'allow', payload: { previousKeyId: previous?.keyId ?? null, keyId: key.keyId, endorsed: !!old, reason: statement.reason, fromSize, statement } });
-    this.checkpointNow();
-    writeSigningKey(this.opts.stateDir, key);
-    return { previousKeyId: previous?.keyId ?? null, keyId: key.keyId, endorsed: !!old, seq: r.seq };
+  /** `clawguard audit rotate-key` (no gateway running; see trust.ts). */
+  rotateKey(o: { keyLost: boolean }): Promise<{ previousKeyId: string | null; keyId: string; endorsed: boolean; seq: number }> {
+    return this.trust.rotateKey(o);
   }
 
   status(): Record<string, unknown> {
     const failing = this.lastWriteFailed;
-    const w = this.publisher?.status();
-    const refusedWitness = w?.witnesses.find((x) => x.health === 'refused');
-    const ok = !this.openError && !failing && !this.closed && !this.locked && !this.refused && !refusedWitness;
+    const t = this.trust.status();
+    const ok = !this.openError && !failing && !this.closed && !this.locked && !this.refused && t.ok;
     const reason = this.refused ?? this.openError ?? (this.locked ? `${this.locked.message} since ${this.locked.since}; ${this.queue.length} event(s) waiting, each refused after ${this.opts.lockWaitMs ?? 1000} ms` : undefined) ??
-      (failing ? `last write failed: ${this.lastFailure!.message}` : this.closed ? 'closed' : refusedWitness ? `the witness at ${refusedWitness.name} refused the log: ${refusedWitness.error}` : undefined);
-    const readable = this.targets.filter((t) => t.readable).length;
-    const warnings = [...(this.startReport?.warnings.filter((x) => x.startsWith('no witness')) ?? (readable ? [] : ['no witness is configured (audit.witness): truncation or rewriting of the audit log by someone with access to the state dir cannot be detected']))];
-    for (const x of w?.witnesses ?? []) {
-      const atStart = this.startReport?.witnesses.find((r) => r.name === x.name)?.error;
-      const error = x.health === 'failing' ? x.error : x.health === 'pending' ? atStart : undefined;
-      if (error) warnings.push(`the witness at ${x.name} is unreachable (${error}); events after seq ${x.treeSize ?? 0} are not witnessed there`);
-    }
-    if (this.pendingPrune) warnings.push(`pruning up to seq ${this.pendingPrune.anchor} is waiting: ${this.pendingPrune.error ?? 'pending'}`);
+      (failing ? `last write failed: ${this.lastFailure!.message}` : this.closed ? 'closed' : t.refused ? `the witness at ${t.refused.name} refused the log: ${t.refused.error}` : undefined);
+    const pruning = this.pruner.warning();
+    const warnings = [...t.warnings, ...(pruning ? [pruning] : [])];
     return {
       ok,
       ...(reason ? { reason } : {}),
@@ -682,15 +507,7 @@ export class AuditLog implements AuditSink {
       checkpointSeconds: this.opts.checkpointSeconds ?? 60,
       retentionDays: this.opts.retentionDays ?? 90,
       telemetry: this.telemetry ? this.telemetry.status() : null,
-      witness: {
-        configured: this.targets.length,
-        detectsTruncation: readable > 0,
-        ok: w ? w.ok : readable === 0 ? false : true,
-        lastWitnessedSize: w?.lastWitnessedSize ?? null,
-        unwitnessedEvents: w?.unwitnessedEvents ?? null,
-        publishEverySeconds: (this.opts.witnessEveryMs ?? 1000) / 1000,
-        witnesses: w?.witnesses ?? this.targets.map((t) => ({ name: t.name, kind: t.spec.kind, detects: t.readable, health: 'pending' })),
-      },
+      witness: t.witness,
       warnings,
     };
   }
@@ -709,10 +526,8 @@ export class AuditLog implements AuditSink {
     this.flush();
     this.checkpointNow();
     this.refuse(this.queue.splice(0), 'the audit log closed while the store was locked');
-    if (!this.refused) await this.publisher?.flush(2000).catch(() => undefined);
-    await this.publisher?.close();
-    await this.prover?.close();
-    clearTimeout(this.pendingPrune?.timer);
+    await this.trust.close({ publish: !this.refused });
+    this.pruner.close();
     this.closed = true;
     await this.telemetry?.close();
     try {

@@ -83,7 +83,7 @@ test('a missing key: start is refused, rotate-key without --key-lost refuses, wi
 });
 
 test('a replaced key is not rotated away without --key-lost, and never while a gateway runs on the state dir', async () => {
-  const { state, witness, config } = await witnessedLog();
+  const { state, config } = await witnessedLog();
   writeFileSync(join(state, 'audit-signing.key'), generateSigningKey().privateKey.export({ type: 'pkcs8', format: 'pem' }));
   rmSync(join(state, 'audit-signing.pub'));
   const r = cli(['audit', 'rotate-key', '--state-dir', state], config);

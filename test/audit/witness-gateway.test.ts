@@ -238,7 +238,8 @@ test('`clawguard start` on a log cut short behind its witness exits 1 naming the
         err += d.toString();
         if (!stopping && /gateway listening on/.test(err)) {
           stopping = true;
-          child.kill('SIGTERM');
+          // (start.ts installs its signal handlers just after printing this line)
+          setTimeout(() => child.kill('SIGTERM'), 300);
         }
       });
       child.once('exit', (code, signal) => res({ code, err: `${err}${signal ? ` (signal ${signal})` : ''}` }));
