@@ -5,7 +5,7 @@
  * resolves (recorded in the chain and published to the witnesses), never a silent new key.
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeSecretFile } from '../store/index.js';
 
@@ -30,25 +30,53 @@ export function generateSigningKey(): SigningKey {
   return keyOf(generateKeyPairSync('ed25519').privateKey);
 }
 
+/**
+ * A new key is written in two steps around the database record that makes it the log's key:
+ * staged as audit-signing.key.new (0600), then committed (renamed into place, .pub written). A
+ * crash in between leaves a staged key that openSigningKey completes or discards by the record.
+ */
+export function stageSigningKey(stateDir: string, key: SigningKey): void {
+  writeSecretFile(`${keyPaths(stateDir).key}.new`, key.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+}
+
+export function commitStagedKey(stateDir: string): void {
+  const p = keyPaths(stateDir);
+  renameSync(`${p.key}.new`, p.key);
+  writeFileSync(p.pub, createPublicKey(createPrivateKey(readFileSync(p.key))).export({ type: 'spki', format: 'pem' }) as string, { mode: 0o644 });
+}
+
+/** The staged key's id, if one is staged (and readable). */
+export function stagedKeyId(stateDir: string): string | undefined {
+  const f = `${keyPaths(stateDir).key}.new`;
+  if (!existsSync(f)) return undefined;
+  try {
+    return keyIdOf(createPublicKey(createPrivateKey(readFileSync(f))));
+  } catch {
+    return undefined;
+  }
+}
+
+export function discardStagedKey(stateDir: string): void {
+  rmSync(`${keyPaths(stateDir).key}.new`, { force: true });
+}
+
 /** Write a key pair to the state dir, replacing what is there (the private half atomically, 0600). */
 export function writeSigningKey(stateDir: string, key: SigningKey): void {
-  const p = keyPaths(stateDir);
-  const tmp = `${p.key}.new`;
-  writeSecretFile(tmp, key.privateKey.export({ type: 'pkcs8', format: 'pem' }));
-  renameSync(tmp, p.key);
-  writeFileSync(p.pub, key.publicKey.export({ type: 'spki', format: 'pem' }) as string, { mode: 0o644 });
+  stageSigningKey(stateDir, key);
+  commitStagedKey(stateDir);
 }
 
 /**
- * The state dir's signing key. Created only when `create` (a brand-new log); otherwise a missing key,
- * one that is not Ed25519, or an audit-signing.pub that is not its public half is an error.
+ * The state dir's signing key. Created (staged: the caller commits it once recorded) only when
+ * `create` (a brand-new log); otherwise a missing key, one that is not Ed25519, or an
+ * audit-signing.pub that is not its public half is an error.
  */
 export function loadSigningKey(stateDir: string, opts: { create: boolean }): { key: SigningKey; created: boolean } {
   const p = keyPaths(stateDir);
   if (!existsSync(p.key)) {
     if (!opts.create) throw new Error(`${p.key} is missing`);
     const key = generateSigningKey();
-    writeSigningKey(stateDir, key);
+    stageSigningKey(stateDir, key);
     return { key, created: true };
   }
   let privateKey: KeyObject;

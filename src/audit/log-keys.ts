@@ -3,10 +3,11 @@
  * creates its first key and records its genesis statement. Otherwise the state dir's key must be
  * the one the log's key history ends with (or, for a log from before key histories, the one that
  * signed its last checkpoint, which is then recorded); anything else is an error for the operator.
+ * A new key file is put in place only after the statement that makes it the log's key is stored.
  */
 import type { SqliteDb } from '../store/index.js';
 import { appendKeyStatement, type KeyStatement, makeKeyStatement, readKeyHistory } from './key-history.js';
-import { loadSigningKey, type SigningKey, spkiBase64 } from './keys.js';
+import { commitStagedKey, discardStagedKey, loadSigningKey, type SigningKey, spkiBase64, stagedKeyId } from './keys.js';
 
 export interface OpenedKey {
   key: SigningKey | undefined;
@@ -23,6 +24,12 @@ export function openSigningKey(db: SqliteDb | undefined, stateDir: string, o: { 
   } catch (e) {
     return { key: undefined, keyError: `the log's key history is unreadable: ${(e as Error).message}`, keys: [], keyPreexisted: false };
   }
+  // a key staged before a crash: kept if the history made it the log's key, else discarded
+  const staged = stagedKeyId(stateDir);
+  if (staged !== undefined) {
+    if (keys.at(-1)?.keyId === staged) commitStagedKey(stateDir);
+    else discardStagedKey(stateDir);
+  }
   const fresh = !!db && o.empty && keys.length === 0;
   let key: SigningKey;
   let created: boolean;
@@ -32,7 +39,10 @@ export function openSigningKey(db: SqliteDb | undefined, stateDir: string, o: { 
     const owner = keys.at(-1)?.keyId ?? (db ? lastCheckpointKey(db)?.keyId : undefined);
     return { key: undefined, keyError: `checkpoint signing key unavailable: ${(e as Error).message}${owner ? ` (the log is signed by key ${owner})` : ''}`, keys, keyPreexisted: false };
   }
-  if (!db) return { key, keyError: undefined, keys, keyPreexisted: false };
+  if (!db) {
+    if (created) commitStagedKey(stateDir);
+    return { key, keyError: undefined, keys, keyPreexisted: false };
+  }
   const current = keys.at(-1);
   if (current) {
     if (current.keyId !== key.keyId) return { key: undefined, keyError: `checkpoint signing key unavailable: the state dir's key ${key.keyId} is not the log's key ${current.keyId} (replaced?)`, keys, keyPreexisted: false };
@@ -45,6 +55,7 @@ export function openSigningKey(db: SqliteDb | undefined, stateDir: string, o: { 
   }
   const genesis = makeKeyStatement(key, { segment: o.segment, fromSize: 0, reason: 'genesis' });
   appendKeyStatement(db, genesis);
+  if (created) commitStagedKey(stateDir);
   return { key, keyError: undefined, keys: [genesis], keyPreexisted: false };
 }
 

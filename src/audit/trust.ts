@@ -9,7 +9,7 @@ import type { AuditEventInput } from '../pipeline/index.js';
 import type { SqliteDb } from '../store/index.js';
 import type { Checkpoint } from './checkpoint.js';
 import { appendKeyStatement, type KeyStatement, makeKeyStatement } from './key-history.js';
-import { generateSigningKey, type SigningKey, writeSigningKey } from './keys.js';
+import { commitStagedKey, generateSigningKey, type SigningKey, stageSigningKey } from './keys.js';
 import type { AuditMetrics } from './metrics.js';
 import { Prover } from './prover.js';
 import { type HeadSource, type PublisherLog, WitnessPublisher, type WitnessStatus } from './publisher.js';
@@ -125,12 +125,13 @@ export class LogTrust {
     const key = s.key ?? generateSigningKey();
     const statement = makeKeyStatement(key, { ...(previous ? { previous: { keyId: previous.keyId, ...(previous.keyId === key.keyId ? { key } : {}) } } : {}), segment: next, fromSize: 0, reason: 'segment' });
     const before = { lastSeq: s.lastSeq, anchor: s.anchor, lastCheckpoint: s.lastCheckpoint ?? null, segment: s.segment };
+    if (!s.key) stageSigningKey(this.chain.stateDir, key);
     const archived = archiveChain(db, s.segment, next);
     db.transaction(() => {
       for (const k of history) appendKeyStatement(db, k);
       appendKeyStatement(db, statement);
     })();
-    if (!s.key) writeSigningKey(this.chain.stateDir, key);
+    if (!s.key) commitStagedKey(this.chain.stateDir);
     this.chain.restart(next);
     this.chain.useKey(key, [...history, statement]);
     this.o.log?.error({ segment: next, problems }, 'the audit log continues on a new segment after a break (--audit-new-segment)');
@@ -161,11 +162,12 @@ export class LogTrust {
     const key = generateSigningKey();
     const fromSize = s.lastSeq + 1;
     const statement = makeKeyStatement(key, { ...(previous ? { previous: { keyId: previous.keyId, ...(old ? { key: old } : {}) } } : {}), segment: s.segment, fromSize, reason: old ? 'rotate' : 'key-lost' });
+    stageSigningKey(this.chain.stateDir, key);
     appendKeyStatement(db, statement);
+    commitStagedKey(this.chain.stateDir);
     this.chain.useKey(key, [...s.keys, statement]);
     const r = await this.chain.append({ type: 'audit.key.rotate', action: 'audit.key.rotate', resource: `key:${key.keyId}`, decision: 'allow', payload: { previousKeyId: previous?.keyId ?? null, keyId: key.keyId, endorsed: !!old, reason: statement.reason, fromSize, statement } });
     this.chain.checkpointNow();
-    writeSigningKey(this.chain.stateDir, key);
     return { previousKeyId: previous?.keyId ?? null, keyId: key.keyId, endorsed: !!old, seq: r.seq };
   }
 
