@@ -4,6 +4,7 @@
  * key history and signed heads to the witnesses. The chain itself (appends, checkpoints) stays in
  * log.ts; this module reaches it through the narrow `ChainHost` the log hands over.
  */
+import { resolve, sep } from 'node:path';
 import { ClawguardError } from '../errors/index.js';
 import type { AuditEventInput } from '../pipeline/index.js';
 import type { SqliteDb } from '../store/index.js';
@@ -40,6 +41,7 @@ export class LogTrust {
   private publisher: WitnessPublisher | undefined;
   private prover: Prover | undefined;
   private startErrors = new Map<string, string>();
+  private placement: string[] = [];
 
   constructor(
     private readonly chain: ChainHost,
@@ -81,11 +83,16 @@ export class LogTrust {
     }
     const warnings: string[] = [];
     if (!this.targets.some((t) => t.readable)) warnings.push(NO_WITNESS_WARNING);
+    const home = resolve(this.chain.stateDir) + sep;
+    for (const t of this.targets) {
+      if (t.spec.kind === 'dir' && (resolve(t.spec.dir) + sep).startsWith(home)) this.placement.push(`the witness at ${t.name} is inside the state dir: whoever can rewrite the log can rewrite it too; put it on another path or mount`);
+    }
     for (const r of reads) {
       if (!('error' in r)) continue;
       this.startErrors.set(r.t.name, r.error);
       warnings.push(`the witness at ${r.t.name} is unreachable (${r.error}): consistency with it is checked when it is reachable again`);
     }
+    warnings.push(...this.placement);
     for (const w of warnings) this.o.log?.warn({}, w);
     this.startWitnessing(newSegment === undefined ? reads : []);
     return { warnings, ...(newSegment !== undefined ? { newSegment } : {}) };
@@ -174,7 +181,7 @@ export class LogTrust {
   status(): { ok: boolean; refused: WitnessStatus | undefined; warnings: string[]; witness: Record<string, unknown> } {
     const w = this.publisher?.status();
     const readable = this.targets.filter((t) => t.readable).length;
-    const warnings = readable ? [] : [NO_WITNESS_WARNING];
+    const warnings = readable ? [...this.placement] : [NO_WITNESS_WARNING];
     for (const x of w?.witnesses ?? []) {
       const error = x.health === 'failing' ? x.error : x.health === 'pending' ? this.startErrors.get(x.name) : undefined;
       if (error) warnings.push(`the witness at ${x.name} is unreachable (${error}); events after seq ${x.treeSize ?? 0} are not witnessed there`);

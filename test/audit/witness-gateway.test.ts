@@ -103,6 +103,20 @@ test('a gateway publishes its heads to a witness server, a directory and syslog 
   await again.stop(1000);
 });
 
+test('a directory witness inside the state dir is no witness against whoever holds the state dir: start and status say so', async () => {
+  const state = join(root, 'state-inside');
+  mkdirSync(join(state, 'w'), { recursive: true });
+  const gw = gatewayOn(state, { witness: [{ dir: join(state, 'w') }] });
+  const lines: string[] = [];
+  await gw.start();
+  try {
+    lines.push(...(gw.status().audit as { warnings: string[] }).warnings);
+    assert.match(lines.join('\n'), /the witness at dir .*state-inside\/w is inside the state dir/);
+  } finally {
+    await gw.stop(1000);
+  }
+});
+
 test('syslog through a Unix socket (util-linux logger), received by socat', async (t) => {
   const sock = join(root, 'syslog.sock');
   const out = join(root, 'syslog.out');
