@@ -17,7 +17,7 @@ export { type KeyStatement, parseKeyStatement, keyForSize } from './key-history.
 export { type WitnessSpec, type WitnessTarget, witnessTarget } from './witness-targets.js';
 export { type WitnessState, acceptCheckpoint, acceptKeys, emptyWitnessState } from './witness-state.js';
 export { WitnessServer } from './witness-server.js';
-export { verifyWithWitnesses, type WitnessedVerifyResult } from './witness-verify.js';
+export { pinnedKeyFor, verifyWithWitnesses, type WitnessedVerifyResult } from './witness-verify.js';
 export { readWitnesses } from './start-check.js';
 export { CompactRange, eventHash, GENESIS, leafHash, leafOf, nodeHash, sha256Hex, subtreeHash, inclusionPath, verifyInclusion, EMPTY_ROOT } from './hash.js';
 export { keyPaths, loadSigningKey, loadPublicKey, keyIdOf, stateDirPublicKey } from './keys.js';

@@ -9,6 +9,7 @@ import type { KeyObject } from 'node:crypto';
 import { defaultDbFile, openSqlite } from '../store/index.js';
 import { segmentOf } from './checkpoint.js';
 import { keyForSize, type KeyStatement, readKeyHistory } from './key-history.js';
+import { publicKeyFromSpkiBase64 } from './keys.js';
 import { trustedHistory } from './publisher.js';
 import { pinnedHistory, readWitnesses } from './start-check.js';
 import { segmentOfDb } from './tables.js';
@@ -81,4 +82,13 @@ export async function verifyWithWitnesses(
   if (out.ok && problems.length) return { ...out, ok: false, problem: problems.join('; ') };
   if (!out.ok && problems.length) out.warnings.push(...problems);
   return out;
+}
+
+/** The key the witnesses pinned for a tree of `treeSize` on `segment`, if any can be read. */
+export async function pinnedKeyFor(targets: WitnessTarget[], segment: number, treeSize: number): Promise<{ key: KeyObject; source: string } | undefined> {
+  const reads = await readWitnesses(targets);
+  const pinned = pinnedHistory(reads);
+  const k = keyForSize(pinned.keys, segment, treeSize);
+  const from = reads.find((r) => 'state' in r && r.state.keys.length);
+  return k && from ? { key: publicKeyFromSpkiBase64(k.publicKey), source: `pinned at ${from.t.name}` } : undefined;
 }

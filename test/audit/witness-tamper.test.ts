@@ -149,6 +149,17 @@ test('a swapped key (a new key pair in the state dir, every checkpoint and the k
   const s = await start(state, witness);
   assert.equal(s.started, false);
   assert.match(s.message!, /signing keys are not the ones pinned at the witness/);
+  // an inclusion proof from the forged log passes against the state dir's key, not against the pinned one
+  const proof = spawnSync(process.execPath, [BIN, 'audit', 'proof', '12', '--state-dir', state], { encoding: 'utf8' });
+  assert.equal(proof.status, 0, proof.stderr);
+  const own = spawnSync(process.execPath, [BIN, 'audit', 'verify-proof', '-', '--state-dir', state], { encoding: 'utf8', input: proof.stdout });
+  assert.equal(own.status, 0, 'the state dir vouches for its own forgery');
+  const pinned = spawnSync(process.execPath, [BIN, 'audit', 'verify-proof', '-', '--witness', witness, '--json'], { encoding: 'utf8', input: proof.stdout });
+  assert.equal(pinned.status, 1, pinned.stdout);
+  assert.match(JSON.parse(pinned.stdout).problem, /not signed by the trusted key/);
+  const honest = spawnSync(process.execPath, [BIN, 'audit', 'proof', '12', '--state-dir', join(pristine, 'state')], { encoding: 'utf8' });
+  const ok = spawnSync(process.execPath, [BIN, 'audit', 'verify-proof', '-', '--witness', witness], { encoding: 'utf8', input: honest.stdout });
+  assert.equal(ok.status, 0, ok.stdout + ok.stderr);
 });
 
 test('a replaced audit-signing.pub is an error for verify and start, never silently overwritten', async () => {

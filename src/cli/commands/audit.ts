@@ -191,18 +191,21 @@ export function registerAuditCommands(program: Command): void {
   cmdAudit
     .command('verify-proof')
     .argument('<file>', 'a proof from "clawguard audit proof" ("-" for stdin)')
-    .option('--public-key <file>', 'PEM public key the checkpoint must be signed with (default: the state dir’s, if any)')
+    .option('--public-key <file>', 'PEM public key the checkpoint must be signed with (default: the one the witnesses pinned, else the state dir’s, if any)')
+    .option('--witness <dir|url>', 'trust the key this witness pinned (repeatable; default: the config’s audit.witness)', witnessArg, [] as WitnessSpec[])
     .option('--json', 'machine-readable output')
     .description('check an inclusion proof: the event hash, the audit path to the Merkle root, the checkpoint signature; exit 1 if it fails')
-    .action(async (file: string, o: { publicKey?: string; json?: boolean }, cmd: Command) => {
-      const { verifyInclusionProof, loadPublicKey } = await audit();
+    .action(async (file: string, o: { publicKey?: string; witness: WitnessSpec[]; json?: boolean }, cmd: Command) => {
+      const { verifyInclusionProof, loadPublicKey, pinnedKeyFor, witnessTarget } = await audit();
       let proof: InclusionProof;
       try {
         proof = JSON.parse(readFileSync(file === '-' ? 0 : file, 'utf8')) as InclusionProof;
       } catch (e) {
         throw new ClawguardError('bad_request', `cannot read a proof from ${file}: ${(e as Error).message}`);
       }
-      const key = loadPublicKey(o.publicKey ? undefined : stateDirOf(cmd.optsWithGlobals<GlobalOpts>()), o.publicKey);
+      const g = cmd.optsWithGlobals<GlobalOpts>();
+      const pinned = o.publicKey || !proof?.checkpoint ? undefined : await pinnedKeyFor(witnessSpecs(g, o.witness).map(witnessTarget), proof.checkpoint.segment ?? 1, proof.treeSize);
+      const key = pinned?.key ?? loadPublicKey(o.publicKey ? undefined : stateDirOf(g), o.publicKey);
       if (o.publicKey && !key) throw new ClawguardError('bad_request', `--public-key: cannot read ${o.publicKey}`);
       const r = verifyInclusionProof(proof, key);
       print(!!o.json, { ...r, seq: proof?.seq ?? null, treeSize: proof?.treeSize ?? null }, () =>
