@@ -100,6 +100,21 @@ export function keyForSize(list: KeyStatement[], segment: number, treeSize: numb
 
 export const sameStatement = (a: KeyStatement, b: KeyStatement): boolean => a.keyId === b.keyId && a.signature === b.signature && a.segment === b.segment && a.fromSize === b.fromSize;
 
+/**
+ * The keys a verifier may trust: the history a witness pinned, extended by the log's own newer
+ * statements only where each is endorsed by the key before it (a rotation the previous key
+ * vouched for); an unendorsed one (the previous key was lost) is trusted once a witness pinned it.
+ */
+export function trustedHistory(pinned: KeyStatement[], local: KeyStatement[]): KeyStatement[] {
+  const out = [...pinned];
+  if (!pinned.every((s, i) => local[i] && sameStatement(s, local[i]!))) return out;
+  for (let i = pinned.length; i < local.length; i++) {
+    if (!endorsedBy(local[i]!, out.at(-1))) break;
+    out.push(local[i]!);
+  }
+  return out;
+}
+
 /** The log's own copy of its key history (audit_keys), oldest first; unreadable rows are skipped by the caller's checks. */
 export function readKeyHistory(db: SqliteDb): KeyStatement[] {
   if (!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_keys'").get()) return [];

@@ -37,7 +37,7 @@ export class Pruner {
     if (this.pending) return this.apply();
     const cutoff = new Date(now - this.retentionDays * 86_400_000).toISOString();
     const previous = this.h.anchor();
-    const cp = db.prepare('SELECT tree_size FROM audit_checkpoints WHERE tree_size > ? AND tree_size <= ? AND time < ? ORDER BY tree_size DESC LIMIT 1').get(previous, this.h.limit(), cutoff) as { tree_size: number } | undefined;
+    const cp = db.prepare('SELECT tree_size FROM audit_checkpoints WHERE tree_size > ? AND tree_size <= ? AND time < ? ORDER BY tree_size DESC LIMIT 1').get(previous, Math.min(this.h.limit(), Number.MAX_SAFE_INTEGER), cutoff) as { tree_size: number } | undefined;
     if (!cp) return { anchor: previous, pruned: 0 };
     const anchor = cp.tree_size;
     await this.h.append({ type: 'audit.prune', action: 'audit.prune', resource: `seq:${anchor}`, decision: 'allow', payload: { previousAnchor: previous, anchor, cutoff, retentionDays: this.retentionDays } });

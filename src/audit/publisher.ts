@@ -9,7 +9,7 @@
  */
 import { type Checkpoint, segmentOf } from './checkpoint.js';
 import type { ProofResult } from './consistency-db.js';
-import { endorsedBy, type KeyStatement, sameStatement } from './key-history.js';
+import { type KeyStatement, sameStatement } from './key-history.js';
 import type { AuditMetrics } from './metrics.js';
 import type { Prover } from './prover.js';
 import type { WitnessTarget } from './witness-targets.js';
@@ -290,19 +290,4 @@ export class WitnessPublisher {
 
 function sameHistory(a: KeyStatement[], b: KeyStatement[]): boolean {
   return a.length === b.length && a.every((s, i) => sameStatement(s, b[i]!));
-}
-
-/**
- * The keys a verifier may trust: the history a witness pinned, extended by the log's own newer
- * statements only where each is endorsed by the key before it (a rotation the previous key
- * vouched for); an unendorsed one (the previous key was lost) is trusted once a witness pinned it.
- */
-export function trustedHistory(pinned: KeyStatement[], local: KeyStatement[]): KeyStatement[] {
-  const out = [...pinned];
-  if (!pinned.every((s, i) => local[i] && sameStatement(s, local[i]!))) return out;
-  for (let i = pinned.length; i < local.length; i++) {
-    if (!endorsedBy(local[i]!, out.at(-1))) break;
-    out.push(local[i]!);
-  }
-  return out;
 }

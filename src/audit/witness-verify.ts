@@ -8,9 +8,8 @@
 import type { KeyObject } from 'node:crypto';
 import { defaultDbFile, openSqlite } from '../store/index.js';
 import { segmentOf } from './checkpoint.js';
-import { keyForSize, type KeyStatement, readKeyHistory } from './key-history.js';
+import { keyForSize, type KeyStatement, readKeyHistory, trustedHistory } from './key-history.js';
 import { publicKeyFromSpkiBase64 } from './keys.js';
-import { trustedHistory } from './publisher.js';
 import { pinnedHistory, readWitnesses } from './start-check.js';
 import { segmentOfDb } from './tables.js';
 import { verifyAuditLogParallel, type VerifyResult, type WitnessedHead } from './verify.js';
