@@ -115,7 +115,7 @@ export function trustedHistory(pinned: KeyStatement[], local: KeyStatement[]): K
   return out;
 }
 
-/** The log's own copy of its key history (audit_keys), oldest first; unreadable rows are skipped by the caller's checks. */
+/** The log's own copy of its key history (audit_keys), oldest first; a row that is not a valid statement is an error. */
 export function readKeyHistory(db: SqliteDb): KeyStatement[] {
   if (!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_keys'").get()) return [];
   const out: KeyStatement[] = [];

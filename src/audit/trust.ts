@@ -67,7 +67,7 @@ export class LogTrust {
     if (problems.length) {
       const message = describeProblems(problems);
       if (!o.newSegment) {
-        this.chain.refuse(`the audit log was refused at start: ${message.split('\n')[1]?.trim() ?? message}`);
+        this.chain.refuse(`the audit log was refused at start: ${message.split('\n')[1]?.replace(/^\s*- /, '') ?? message}`);
         throw new ClawguardError('audit_broken', message);
       }
       newSegment = await this.beginSegment(problems, reads);
