@@ -4,22 +4,32 @@
  * each chained to the previous by hash and appended to the Merkle tree; every N events or T
  * seconds a signed checkpoint is written. If the write fails, every event of the group is
  * rejected with `audit_unavailable` (the caller then denies the action) and the chain state is
- * left as it was, so a later write continues it.
+ * left as it was, so a later write continues it. A lock held by another connection never blocks
+ * the event loop: the writer's connection does not wait for locks (busy timeout 0); the group
+ * stays queued and is retried with backoff, and events that have waited `lockWaitMs` are refused.
+ * An event too large to store whole is refused, never stored in part.
+ *
+ * The signed head is published to the witnesses (`audit.witness`) every second when the log grew
+ * (publisher.ts); `checkAtStart()` refuses a log that is broken or behind a witness (start-check.ts).
  */
-import { randomBytes } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import { ClawguardError } from '../errors/index.js';
 import type { AuditEventInput, AuditSink } from '../pipeline/index.js';
 import { defaultDbFile, openSqlite, type SqliteDb } from '../store/index.js';
-import { canonicalCore, canonicalJson, type EventCore } from './canonical.js';
-import { type Checkpoint, signCheckpoint } from './checkpoint.js';
-import { CompactRange, eventHash, GENESIS, leafOf, sha256Hex } from './hash.js';
-import { loadOrCreateSigningKey, type SigningKey, spkiBase64 } from './keys.js';
+import { type Checkpoint, checkpointFromRow, signCheckpoint } from './checkpoint.js';
+import { type Encoded, encodeEvents, MAX_PAYLOAD_BYTES, payloadText, type Row, TooLarge } from './encode.js';
+import { CompactRange, GENESIS, leafOf } from './hash.js';
+import type { KeyStatement } from './key-history.js';
+import { type SigningKey, spkiBase64 } from './keys.js';
+import { openSigningKey } from './log-keys.js';
 import { AuditMetrics } from './metrics.js';
-import { anchorOf, type CheckpointRow, migrateAudit } from './tables.js';
+import { isBusy, Pruner } from './prune.js';
+import { type ChainHost, LogTrust } from './trust.js';
+import { anchorOf, type CheckpointRow, migrateAudit, segmentOfDb } from './tables.js';
 import { markAudited } from './request-scope.js';
 import { TelemetryStream, type TelemetryOptions } from './telemetry.js';
 import type { AuditReceipt } from './types.js';
+import { type WitnessSpec, type WitnessTarget, witnessTarget } from './witness-targets.js';
 
 export interface AuditLogger {
   debug?(obj: object, msg?: string): void;
@@ -41,35 +51,40 @@ export interface AuditLogOptions {
   /** Clock in ms (tests). */
   now?: () => number;
   telemetry?: TelemetryOptions;
-  /** How long a write waits for a lock held by someone else before failing (default 1000 ms). */
+  /** SQLite's own busy timeout on the writer connection (default 0: never wait on the event loop). */
   busyTimeoutMs?: number;
-  /** Larger payloads are stored as a digest and a head (default 64 KiB). */
+  /** How long an event may wait, queued, for a lock held by another connection before it is refused (default 1000 ms). */
+  lockWaitMs?: number;
+  /** A payload larger than this (UTF-8 bytes, canonical JSON) is refused with its event (default 256 KiB). */
   maxPayloadBytes?: number;
   /** How often retention pruning runs (default hourly; 0 = only when called). */
   pruneEveryMs?: number;
+  /** Where the key history and signed heads are published (`audit.witness`). */
+  witness?: WitnessSpec[];
+  /** How often the head is published when the log grew (default 1000 ms). */
+  witnessEveryMs?: number;
 }
 
 interface Pending {
   e: AuditEventInput;
   time: string;
+  /** performance.now() when queued: how long it has waited for a lock. */
+  at: number;
   resolve: (r: AuditReceipt) => void;
   reject: (e: Error) => void;
 }
-
-type Row = [number, string, string, string | null, string | null, string | null, string | null, string | null, string | null, string | null, string | null, string, string, string, string, string];
-
-/**
- * Text as SQLite will store it: a lone surrogate cannot be kept in UTF-8 and would come back as
- * U+FFFD, so it is replaced before hashing; otherwise such an event could never verify.
- */
-const wellFormed = (s: string): string => s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
-const str = (v: unknown): string | null => (v === undefined || v === null ? null : wellFormed(String(v)));
 
 export class AuditLog implements AuditSink {
   private db: SqliteDb | undefined;
   private key: SigningKey | undefined;
   private openError: string | undefined;
+  private openBadSeq: number | undefined;
   private keyError: string | undefined;
+  private keyPreexisted = false;
+  private keys: KeyStatement[] = [];
+  private segmentNo = 1;
+  /** Set when the start check refused the log: nothing more is written to it. */
+  private refused: string | undefined;
   private seq = 0;
   private lastHash = GENESIS;
   private frontier = new CompactRange();
@@ -82,6 +97,13 @@ export class AuditLog implements AuditSink {
   private lastFailure: { at: string; message: string } | undefined;
   /** Whether the most recent write failed (times can tie within a millisecond; order cannot). */
   private lastWriteFailed = false;
+  /** Another connection holds the write lock: since when, and the retry waiting for it. */
+  private locked: { since: string; message: string } | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelayMs = 0;
+  private checkpointWanted = false;
+  private readonly pruner: Pruner;
+  private readonly trust: LogTrust;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly metrics: AuditMetrics;
   private readonly telemetry: TelemetryStream | undefined;
@@ -94,6 +116,19 @@ export class AuditLog implements AuditSink {
     this.metrics = new AuditMetrics(opts.registry);
     this.now = opts.now ?? Date.now;
     this.every = opts.checkpointEvery ?? 1000;
+    this.pruner = new Pruner(
+      {
+        db: () => this.db,
+        writable: () => !this.closed && !this.refused,
+        anchor: () => this.anchor,
+        setAnchor: (a) => (this.anchor = a),
+        limit: () => this.trust.pruneLimit(),
+        append: (e) => this.append(e),
+        ...(opts.log ? { log: opts.log } : {}),
+      },
+      opts.retentionDays ?? 90,
+    );
+    this.trust = new LogTrust(this.host(), (opts.witness ?? []).map(witnessTarget), { everyMs: opts.witnessEveryMs ?? 1000, metrics: this.metrics, ...(opts.log ? { log: opts.log } : {}) });
     let telemetry: TelemetryStream | undefined;
     try {
       telemetry = opts.telemetry ? new TelemetryStream(opts.telemetry) : undefined;
@@ -106,20 +141,33 @@ export class AuditLog implements AuditSink {
   /** Open (and recover) the log. Never throws: if the store cannot be opened, every record() fails and status says why. */
   static open(opts: AuditLogOptions): AuditLog {
     const log = new AuditLog(opts);
+    let db: SqliteDb | undefined;
     try {
-      log.db = openSqlite({ file: opts.file ?? defaultDbFile(opts.stateDir), busyTimeoutMs: opts.busyTimeoutMs ?? 1000 });
-      migrateAudit(log.db);
-      log.prepare(log.db);
-      log.recover(log.db);
+      // Opening may wait for a lock: this happens once, before the gateway listens.
+      db = openSqlite({ file: opts.file ?? defaultDbFile(opts.stateDir), busyTimeoutMs: 5000 });
+      migrateAudit(db);
+      log.db = db;
+      log.segmentNo = segmentOfDb(db);
+      log.prepare(db);
+      log.recover(db);
     } catch (e) {
+      log.openBadSeq = (e as { seq?: number }).seq;
       log.openError = `audit store unavailable: ${(e as Error).message}`;
       opts.log?.error({ err: (e as Error).message }, 'audit log could not be opened; every action will be denied');
     }
+    const usable = db && log.db && !log.openError ? db : undefined;
+    const empty = !!usable && log.seq === 0 && log.anchor === 0 && !usable.prepare('SELECT 1 FROM audit_checkpoints LIMIT 1').get();
     try {
-      log.key = loadOrCreateSigningKey(opts.stateDir);
+      const k = openSigningKey(usable, opts.stateDir, { empty, segment: log.segmentNo });
+      Object.assign(log, { key: k.key, keyError: k.keyError, keys: k.keys, keyPreexisted: k.keyPreexisted });
     } catch (e) {
       log.keyError = `checkpoint signing key unavailable: ${(e as Error).message}`;
-      opts.log?.error({ err: (e as Error).message }, 'audit checkpoints cannot be signed');
+    }
+    if (log.keyError) opts.log?.error({ err: log.keyError }, 'audit checkpoints cannot be signed');
+    try {
+      db?.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 0}`);
+    } catch {
+      /* closed */
     }
     const secs = opts.checkpointSeconds ?? 60;
     log.timers.push(setInterval(() => log.checkpointNow(), secs * 1000));
@@ -157,9 +205,9 @@ export class AuditLog implements AuditSink {
       this.seq = cp.tree_size;
       this.lastCheckpoint = { treeSize: cp.tree_size, time: cp.time };
       from = cp.tree_size;
-    } else if (this.anchor > 0) throw new Error(`the audit log was pruned up to seq ${this.anchor} but its anchor checkpoint is missing`);
+    } else if (this.anchor > 0) throw Object.assign(new Error(`the audit log was pruned up to seq ${this.anchor} but its anchor checkpoint is missing`), { seq: this.anchor + 1 });
     for (const r of db.prepare('SELECT seq, hash FROM audit_events WHERE seq > ? ORDER BY seq').iterate(from) as IterableIterator<{ seq: number; hash: string }>) {
-      if (r.seq !== this.seq + 1) throw new Error(`audit events are not contiguous after seq ${this.seq} (found ${r.seq}); run "clawguard audit verify"`);
+      if (r.seq !== this.seq + 1) throw Object.assign(new Error(`audit events are not contiguous after seq ${this.seq} (found ${r.seq}); run "clawguard audit verify"`), { seq: this.seq + 1 });
       this.frontier.append(leafOf(r.hash));
       this.lastHash = r.hash;
       this.seq = r.seq;
@@ -176,82 +224,115 @@ export class AuditLog implements AuditSink {
   append(e: AuditEventInput): Promise<AuditReceipt> {
     markAudited();
     if (this.closed) return Promise.reject(new ClawguardError('audit_unavailable', 'the audit log is closed'));
+    if (this.refused) return Promise.reject(new ClawguardError('audit_unavailable', this.refused));
     return new Promise<AuditReceipt>((resolve, reject) => {
-      this.queue.push({ e, time: new Date(this.now()).toISOString(), resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
-      }
+      this.queue.push({ e, time: new Date(this.now()).toISOString(), at: performance.now(), resolve, reject });
+      this.schedule();
     });
   }
 
-  private payloadText(payload: unknown): string {
-    const text = canonicalJson(payload ?? {});
-    const max = this.opts.maxPayloadBytes ?? 64 * 1024;
-    if (text.length <= max) return text;
-    return canonicalJson({ truncated: true, bytes: Buffer.byteLength(text), sha256: sha256Hex(text), head: text.slice(0, 1024) });
+  private schedule(): void {
+    if (this.scheduled || this.retryTimer) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  /** Reject events (their actions are denied); `storeFault`: the store failed, which status reports until a write succeeds. */
+  private refuse(batch: Pending[], message: string, storeFault = true): void {
+    if (batch.length === 0) return;
+    const err = new ClawguardError('audit_unavailable', message);
+    this.failures += batch.length;
+    this.metrics.failures.inc(batch.length);
+    this.lastFailure = { at: new Date().toISOString(), message };
+    if (storeFault) this.lastWriteFailed = true;
+    this.opts.log?.error({ events: batch.length, err: message }, 'audit write failed; the actions are denied');
+    for (const p of batch) p.reject(err);
+  }
+
+  /**
+   * The store is locked by another connection: keep the group queued (in order, ahead of anything
+   * newer) and try again after a short, growing delay; refuse the events that have waited long enough.
+   */
+  private waitForLock(batch: Pending[], err: Error): void {
+    this.metrics.lockWaits.inc();
+    const bound = this.opts.lockWaitMs ?? 1000;
+    const t = performance.now();
+    const message = `the audit store is locked by another connection (${err.message})`;
+    if (!this.locked) {
+      this.locked = { since: new Date().toISOString(), message };
+      this.opts.log?.warn({ err: err.message }, 'audit store locked by another connection; events wait, queued, and are retried');
+    }
+    const expired = batch.filter((p) => t - p.at >= bound);
+    this.refuse(expired, `${message}; refused after waiting ${bound} ms`);
+    this.queue = batch.filter((p) => t - p.at < bound).concat(this.queue);
+    this.retryLater();
+  }
+
+  private retryLater(): void {
+    if (this.retryTimer || this.closed) return;
+    this.retryDelayMs = Math.min(100, Math.max(2, this.retryDelayMs * 2));
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.flush();
+    }, this.retryDelayMs);
+  }
+
+  private unlocked(): void {
+    if (this.locked) this.opts.log?.info({ since: this.locked.since }, 'audit store writable again');
+    this.locked = undefined;
+    this.retryDelayMs = 0;
   }
 
   /** Write everything queued as one transaction (group commit). */
   flush(): void {
     this.scheduled = false;
-    const batch = this.queue;
+    if (this.retryTimer) return;
+    const queued = this.queue;
     this.queue = [];
-    if (batch.length === 0) return;
-    const fail = (message: string) => {
-      const err = new ClawguardError('audit_unavailable', message);
-      this.failures += batch.length;
-      this.metrics.failures.inc(batch.length);
-      this.lastFailure = { at: new Date().toISOString(), message };
-      this.lastWriteFailed = true;
-      this.opts.log?.error({ events: batch.length, err: message }, 'audit write failed; the actions are denied');
-      for (const p of batch) p.reject(err);
-    };
-    if (!this.db || !this.writeBatch || this.openError) return fail(this.openError ?? 'audit store unavailable');
+    if (queued.length === 0 && !this.checkpointWanted) return;
+    if (!this.db || !this.writeBatch || this.openError || this.refused) return this.refuse(queued, this.refused ?? this.openError ?? 'audit store unavailable');
     const t0 = performance.now();
-    let seq = this.seq;
-    let prev = this.lastHash;
-    const frontier = this.frontier.clone();
-    const rows: Row[] = [];
-    const out: Array<{ core: EventCore; hash: string; payload: string }> = [];
-    const salts = randomBytes(16 * batch.length).toString('hex');
-    try {
-      for (let i = 0; i < batch.length; i++) {
-        const { e, time } = batch[i]!;
-        const payload = this.payloadText(e.payload);
-        const salt = salts.slice(i * 32, i * 32 + 32);
-        seq++;
-        const core: EventCore = { v: 1, seq, time, type: wellFormed(String(e.type || 'unknown')), payloadHash: sha256Hex(salt + payload), prev };
-        const policies = e.policies?.map((p) => wellFormed(String(p)));
-        const row: Row = [seq, time, core.type, str(e.agentId), str(e.runId), str(e.subject), str(e.action), str(e.resource), str(e.decision), str(e.tier), policies ? JSON.stringify(policies) : null, core.payloadHash, prev, '', salt, payload];
-        if (row[3] !== null) core.agentId = row[3];
-        if (row[4] !== null) core.runId = row[4];
-        if (row[5] !== null) core.subject = row[5];
-        if (row[6] !== null) core.action = row[6];
-        if (row[7] !== null) core.resource = row[7];
-        if (row[8] !== null) core.decision = row[8] as EventCore['decision'];
-        if (row[9] !== null) core.tier = row[9] as EventCore['tier'];
-        if (policies) core.policies = policies;
-        const hash = eventHash(canonicalCore(core));
-        row[13] = hash;
-        frontier.append(Buffer.from(hash, 'hex'));
-        rows.push(row);
-        out.push({ core, hash, payload });
-        prev = hash;
+    const max = this.opts.maxPayloadBytes ?? MAX_PAYLOAD_BYTES;
+    const batch: Pending[] = [];
+    const payloads: string[] = [];
+    for (const p of queued) {
+      try {
+        payloads.push(payloadText(p.e.payload, max));
+        batch.push(p);
+      } catch (err) {
+        if (!(err instanceof TooLarge)) return this.refuse(queued, `audit event could not be encoded: ${(err as Error).message}`);
+        this.refuse([p], err.message, false);
       }
-    } catch (err) {
-      return fail(`audit event could not be encoded: ${(err as Error).message}`);
     }
-    const cp = seq - (this.lastCheckpoint?.treeSize ?? this.anchor) >= this.every ? this.makeCheckpoint(seq, prev, frontier) : undefined;
+    const frontier = this.frontier.clone();
+    let encoded: Encoded;
+    try {
+      encoded = encodeEvents(batch, payloads, this.seq, this.lastHash, frontier);
+    } catch (err) {
+      return this.refuse(batch, `audit event could not be encoded: ${(err as Error).message}`);
+    }
+    const { rows, out, seq, lastHash: prev } = encoded;
+    const since = seq - (this.lastCheckpoint?.treeSize ?? this.anchor);
+    const cp = since > 0 && (since >= this.every || this.checkpointWanted) ? this.makeCheckpoint(seq, prev, frontier) : undefined;
+    if (rows.length === 0 && !cp) {
+      this.checkpointWanted = false;
+      return;
+    }
     try {
       this.writeBatch(rows, cp, cp ? frontier.toHex() : undefined);
     } catch (err) {
-      return fail(`audit log write failed: ${(err as Error).message}`);
+      if (isBusy(err)) return this.waitForLock(batch, err as Error);
+      return this.refuse(batch, `audit log write failed: ${(err as Error).message}`);
     }
+    this.unlocked();
     this.seq = seq;
     this.lastHash = prev;
     this.frontier = frontier;
-    if (cp) this.checkpointed(cp);
+    if (cp) {
+      this.checkpointed(cp);
+      this.checkpointWanted = false;
+    }
+    if (rows.length === 0) return;
     this.lastWriteFailed = false;
     this.metrics.commitSeconds.observe((performance.now() - t0) / 1000);
     this.metrics.batch.observe(batch.length);
@@ -274,7 +355,8 @@ export class AuditLog implements AuditSink {
 
   private makeCheckpoint(treeSize: number, lastHash: string, frontier: CompactRange): Checkpoint | undefined {
     if (!this.key) return undefined;
-    return signCheckpoint({ treeSize, time: new Date(this.now()).toISOString(), root: frontier.root().toString('hex'), lastHash, keyId: this.key.keyId, publicKey: spkiBase64(this.key.publicKey) }, this.key.privateKey);
+    const segment = this.segmentNo > 1 ? { segment: this.segmentNo } : {};
+    return signCheckpoint({ treeSize, time: new Date(this.now()).toISOString(), root: frontier.root().toString('hex'), lastHash, keyId: this.key.keyId, publicKey: spkiBase64(this.key.publicKey), ...segment }, this.key.privateKey);
   }
 
   private checkpointed(cp: Checkpoint): void {
@@ -282,14 +364,26 @@ export class AuditLog implements AuditSink {
     this.metrics.checkpoints.inc();
   }
 
-  /** Write a signed checkpoint now if events were committed since the last one. */
+  /**
+   * Write a signed checkpoint now if events were committed since the last one. While events are
+   * queued or the store is locked, the checkpoint rides on the next write instead (undefined now).
+   */
   checkpointNow(): Checkpoint | undefined {
-    if (!this.db || !this.stmts || this.seq <= (this.lastCheckpoint?.treeSize ?? this.anchor)) return undefined;
+    if (!this.db || !this.stmts || this.refused || this.seq <= (this.lastCheckpoint?.treeSize ?? this.anchor)) return undefined;
+    if (this.retryTimer || this.queue.length > 0) {
+      this.checkpointWanted = true;
+      return undefined;
+    }
     const cp = this.makeCheckpoint(this.seq, this.lastHash, this.frontier);
     if (!cp) return undefined;
     try {
       this.stmts.checkpoint.run(cp.treeSize, cp.time, cp.root, cp.lastHash, JSON.stringify(this.frontier.toHex()), cp.keyId, cp.publicKey, cp.signature);
     } catch (e) {
+      if (isBusy(e)) {
+        this.checkpointWanted = true;
+        this.waitForLock([], e as Error);
+        return undefined;
+      }
       this.opts.log?.error({ err: (e as Error).message }, 'audit checkpoint could not be written');
       return undefined;
     }
@@ -297,29 +391,9 @@ export class AuditLog implements AuditSink {
     return cp;
   }
 
-  /**
-   * Retention: drop events older than retentionDays, but only up to a checkpoint, which stays as
-   * the anchor verification starts from. Records an `audit.prune` event.
-   */
-  async prune(now = this.now()): Promise<{ anchor: number; pruned: number }> {
-    const db = this.db;
-    if (!db || this.closed) return { anchor: this.anchor, pruned: 0 };
-    const cutoff = new Date(now - (this.opts.retentionDays ?? 90) * 86_400_000).toISOString();
-    const cp = db.prepare('SELECT tree_size FROM audit_checkpoints WHERE tree_size > ? AND time < ? ORDER BY tree_size DESC LIMIT 1').get(this.anchor, cutoff) as { tree_size: number } | undefined;
-    if (!cp) return { anchor: this.anchor, pruned: 0 };
-    const anchor = cp.tree_size;
-    const previous = this.anchor;
-    // The prune is recorded in the chain first: verify accepts an anchor only if an audit.prune event after it names it.
-    await this.append({ type: 'audit.prune', action: 'audit.prune', resource: `seq:${anchor}`, decision: 'allow', payload: { previousAnchor: previous, anchor, cutoff, retentionDays: this.opts.retentionDays ?? 90 } });
-    let pruned = 0;
-    db.transaction(() => {
-      db.prepare("UPDATE audit_meta SET value = ? WHERE key = 'anchor'").run(String(anchor));
-      pruned = db.prepare('DELETE FROM audit_events WHERE seq <= ?').run(anchor).changes;
-      db.prepare('DELETE FROM audit_checkpoints WHERE tree_size < ?').run(anchor);
-    })();
-    this.anchor = anchor;
-    this.opts.log?.info({ anchor, pruned, cutoff }, 'audit events past retention pruned');
-    return { anchor, pruned };
+  /** Retention (see prune.ts); records an `audit.prune` event. */
+  prune(now = this.now()): Promise<{ anchor: number; pruned: number }> {
+    return this.pruner.prune(now);
   }
 
   /** GDPR erase: destroy payloads (and their salts) of matching events; the chain keeps verifying. */
@@ -342,16 +416,90 @@ export class AuditLog implements AuditSink {
     return this.db;
   }
 
+  keyHistory(): KeyStatement[] {
+    return this.keys;
+  }
+
+  /** The committed head, signed now (not stored: the witnesses hold it); undefined without a key. */
+  signHead(): { checkpoint: Checkpoint; pieces: string[] } | undefined {
+    const cp = this.makeCheckpoint(this.seq, this.lastHash, this.frontier);
+    return cp ? { checkpoint: cp, pieces: this.frontier.toHex() } : undefined;
+  }
+
+  checkpointBetween(from: number, max: number): Checkpoint | undefined {
+    const r = this.db?.prepare('SELECT * FROM audit_checkpoints WHERE tree_size > ? AND tree_size <= ? ORDER BY tree_size DESC LIMIT 1').get(from, max) as CheckpointRow | undefined;
+    return r ? checkpointFromRow(r, this.segmentNo) : undefined;
+  }
+
+  /** The database file (verification reads it on its own connections). */
+  get file(): string {
+    return this.opts.file ?? defaultDbFile(this.opts.stateDir);
+  }
+
+  /** The configured witnesses (for verification against them). */
+  get witnesses(): WitnessTarget[] {
+    return this.trust.targets;
+  }
+
+  /** The chain as the trust layer sees it. */
+  private host(): ChainHost {
+    return {
+      db: () => this.db,
+      stateDir: this.opts.stateDir,
+      file: this.file,
+      state: () => ({ openError: this.openError, openBadSeq: this.openBadSeq, keyError: this.keyError, keyPreexisted: this.keyPreexisted, keys: this.keys, key: this.key, lastSeq: this.seq, anchor: this.anchor, segment: this.segmentNo, lastCheckpoint: this.lastCheckpoint }),
+      useKey: (key, keys) => Object.assign(this, { key, keys, keyError: undefined, keyPreexisted: false }),
+      restart: (segment) => {
+        Object.assign(this, { segmentNo: segment, seq: 0, lastHash: GENESIS, frontier: new CompactRange(), anchor: 0, lastCheckpoint: undefined, openError: undefined, openBadSeq: undefined });
+        this.metrics.lastSeq.set(0);
+      },
+      refuse: (reason) => (this.refused = reason),
+      append: (e) => this.append(e),
+      checkpointNow: () => this.checkpointNow(),
+      size: () => this.seq,
+      segment: () => this.segmentNo,
+      keyHistory: () => this.keys,
+      signHead: () => this.signHead(),
+      checkpointBetween: (from, max) => this.checkpointBetween(from, max),
+    };
+  }
+
+  /**
+   * Before the gateway listens: refuse a log that is broken, re-keyed, or shorter than or
+   * inconsistent with a witness (audit_broken, naming the first bad seq), unless `newSegment`
+   * (see trust.ts). Then publishing to the witnesses starts.
+   */
+  checkAtStart(o: { newSegment?: boolean } = {}): Promise<{ warnings: string[]; newSegment?: number }> {
+    return this.trust.checkAtStart(o);
+  }
+
+  /** Publish the current head to every witness and wait (bounded); for shutdown, rotate-key and tests. */
+  publishNow(timeoutMs = 5000): Promise<void> {
+    return this.trust.publishNow(timeoutMs);
+  }
+
+  /** `clawguard audit rotate-key` (no gateway running; see trust.ts). */
+  rotateKey(o: { keyLost: boolean }): Promise<{ previousKeyId: string | null; keyId: string; endorsed: boolean; seq: number }> {
+    return this.trust.rotateKey(o);
+  }
+
   status(): Record<string, unknown> {
     const failing = this.lastWriteFailed;
-    const ok = !this.openError && !failing && !this.closed;
+    const t = this.trust.status();
+    const ok = !this.openError && !failing && !this.closed && !this.locked && !this.refused && t.ok;
+    const reason = this.refused ?? this.openError ?? (this.locked ? `${this.locked.message} since ${this.locked.since}; ${this.queue.length} event(s) waiting, each refused after ${this.opts.lockWaitMs ?? 1000} ms` : undefined) ??
+      (failing ? `last write failed: ${this.lastFailure!.message}` : this.closed ? 'closed' : t.refused ? `the witness at ${t.refused.name} refused the log: ${t.refused.error}` : undefined);
+    const pruning = this.pruner.warning();
+    const warnings = [...t.warnings, ...(pruning ? [pruning] : [])];
     return {
       ok,
-      ...(this.openError ? { reason: this.openError } : failing ? { reason: `last write failed: ${this.lastFailure!.message}` } : this.closed ? { reason: 'closed' } : {}),
+      ...(reason ? { reason } : {}),
       lastSeq: this.seq,
+      segment: this.segmentNo,
       anchor: this.anchor,
       lastCheckpoint: this.lastCheckpoint ?? null,
       pending: this.queue.length,
+      locked: this.locked ?? null,
       writeFailures: this.failures,
       lastFailure: this.lastFailure ?? null,
       signing: this.key ? { ok: true, keyId: this.key.keyId } : { ok: false, reason: this.keyError },
@@ -359,15 +507,27 @@ export class AuditLog implements AuditSink {
       checkpointSeconds: this.opts.checkpointSeconds ?? 60,
       retentionDays: this.opts.retentionDays ?? 90,
       telemetry: this.telemetry ? this.telemetry.status() : null,
+      witness: t.witness,
+      warnings,
     };
   }
 
-  /** Commit what is queued, write a final checkpoint, stop. */
+  /** Commit what is queued (waiting a bounded time for a lock), write a final checkpoint, publish it, stop. */
   async close(): Promise<void> {
     if (this.closed) return;
     for (const t of this.timers) clearInterval(t);
+    const until = performance.now() + (this.opts.lockWaitMs ?? 1000);
+    while ((this.retryTimer || this.queue.length) && performance.now() < until) {
+      if (!this.retryTimer) this.flush();
+      else await new Promise((r) => setTimeout(r, 5));
+    }
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     this.flush();
     this.checkpointNow();
+    this.refuse(this.queue.splice(0), 'the audit log closed while the store was locked');
+    await this.trust.close({ publish: !this.refused });
+    this.pruner.close();
     this.closed = true;
     await this.telemetry?.close();
     try {

@@ -6,7 +6,7 @@ import { canonicalCore, type EventCore } from './canonical.js';
 import { type Checkpoint, checkpointFromRow, checkpointSignatureOk } from './checkpoint.js';
 import { CompactRange, eventHash, inclusionPath, leafOf, verifyInclusion } from './hash.js';
 import { spkiBase64 } from './keys.js';
-import { anchorOf, type CheckpointRow, coreOf, type EventRow, hasAuditTables } from './tables.js';
+import { anchorOf, type CheckpointRow, coreOf, type EventRow, hasAuditTables, segmentOfDb } from './tables.js';
 
 export interface InclusionProof {
   v: 1;
@@ -48,7 +48,7 @@ export function buildInclusionProof(db: SqliteDb, seq: number): InclusionProof {
     event: coreOf(row),
     eventHash: row.hash,
     path: path.map((p) => p.toString('hex')),
-    checkpoint: checkpointFromRow(cpRow),
+    checkpoint: checkpointFromRow(cpRow, segmentOfDb(db)),
   };
 }
 

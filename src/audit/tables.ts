@@ -1,13 +1,13 @@
 /**
  * The audit tables: events (the chain; each row also carries its payload and salt, outside the
- * hashed core, erasable), checkpoints, meta.
+ * hashed core, erasable), checkpoints, the signing keys' history, meta (anchor, segment).
  */
 import type { SqliteDb } from '../store/index.js';
 import { migrate } from '../store/index.js';
 import type { EventCore } from './canonical.js';
 
-const MIGRATIONS = [
-  `CREATE TABLE audit_events (
+/** The chain's tables as they are created (again, for a new segment: see segment.ts). */
+const TABLES_V1 = `CREATE TABLE audit_events (
      seq INTEGER PRIMARY KEY,
      time TEXT NOT NULL,
      type TEXT NOT NULL,
@@ -31,8 +31,6 @@ const MIGRATIONS = [
      public_key TEXT NOT NULL,
      signature TEXT NOT NULL
    );
-   CREATE TABLE audit_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-   INSERT INTO audit_meta (key, value) VALUES ('anchor', '0');
    CREATE TRIGGER audit_events_append_only BEFORE UPDATE ON audit_events
      WHEN NEW.seq IS NOT OLD.seq OR NEW.time IS NOT OLD.time OR NEW.type IS NOT OLD.type OR NEW.agent_id IS NOT OLD.agent_id
        OR NEW.run_id IS NOT OLD.run_id OR NEW.subject IS NOT OLD.subject OR NEW.action IS NOT OLD.action OR NEW.resource IS NOT OLD.resource
@@ -43,8 +41,38 @@ const MIGRATIONS = [
      WHEN OLD.seq > (SELECT CAST(value AS INTEGER) FROM audit_meta WHERE key = 'anchor')
      BEGIN SELECT RAISE(ABORT, 'audit events are deleted only by pruning up to a checkpoint'); END;
    CREATE TRIGGER audit_checkpoints_append_only BEFORE UPDATE ON audit_checkpoints
-     BEGIN SELECT RAISE(ABORT, 'audit_checkpoints is append-only'); END;`,
+     BEGIN SELECT RAISE(ABORT, 'audit_checkpoints is append-only'); END;`;
+
+/**
+ * Checkpoints get the events' protection against deletion (only pruning below the anchor), and the
+ * signing keys' history (each key's self-signed statement, see key-history.ts) is kept append-only.
+ */
+const TABLES_V2 = `CREATE TRIGGER audit_checkpoints_prune_only BEFORE DELETE ON audit_checkpoints
+     WHEN OLD.tree_size >= (SELECT CAST(value AS INTEGER) FROM audit_meta WHERE key = 'anchor')
+     BEGIN SELECT RAISE(ABORT, 'audit checkpoints are deleted only by pruning below the anchor'); END;
+   CREATE TABLE audit_keys (n INTEGER PRIMARY KEY, key_id TEXT NOT NULL, statement TEXT NOT NULL);
+   CREATE TRIGGER audit_keys_append_only BEFORE UPDATE ON audit_keys
+     BEGIN SELECT RAISE(ABORT, 'audit_keys is append-only'); END;
+   CREATE TRIGGER audit_keys_no_delete BEFORE DELETE ON audit_keys
+     BEGIN SELECT RAISE(ABORT, 'audit_keys is append-only'); END;`;
+
+const MIGRATIONS = [
+  `${TABLES_V1}
+   CREATE TABLE audit_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+   INSERT INTO audit_meta (key, value) VALUES ('anchor', '0');`,
+  `${TABLES_V2}
+   INSERT OR IGNORE INTO audit_meta (key, value) VALUES ('segment', '1');`,
 ];
+
+/** The chain's tables, triggers and indexes, by name (a new segment archives and recreates them). */
+export const CHAIN_TABLES = ['audit_events', 'audit_checkpoints', 'audit_keys'] as const;
+export const CHAIN_TRIGGERS = ['audit_events_append_only', 'audit_events_prune_only', 'audit_checkpoints_append_only', 'audit_checkpoints_prune_only', 'audit_keys_append_only', 'audit_keys_no_delete'] as const;
+export const CHAIN_INDEXES = ['audit_events_time', 'audit_events_run'] as const;
+
+/** Create the chain's tables afresh (after the old ones were archived under other names). */
+export function createChainTables(db: SqliteDb): void {
+  db.exec(`${TABLES_V1}\n${TABLES_V2}`);
+}
 
 export function migrateAudit(db: SqliteDb): void {
   migrate(db, 'audit', MIGRATIONS);
@@ -95,6 +123,13 @@ export function coreOf(r: EventRow): EventCore {
   if (r.tier !== null) c.tier = r.tier as EventCore['tier'];
   if (r.policies !== null) c.policies = JSON.parse(r.policies) as string[];
   return c;
+}
+
+/** The log segment the tables hold (1 unless the log continued on a new segment after a break). */
+export function segmentOfDb(db: SqliteDb): number {
+  const r = db.prepare("SELECT value FROM audit_meta WHERE key = 'segment'").get() as { value: string } | undefined;
+  const n = r ? Number(r.value) : 1;
+  return Number.isSafeInteger(n) && n >= 1 ? n : 1;
 }
 
 export function anchorOf(db: SqliteDb): number {

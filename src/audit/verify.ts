@@ -11,8 +11,8 @@ import { Worker } from 'node:worker_threads';
 import { defaultDbFile, openSqlite, type SqliteDb } from '../store/index.js';
 import { checkpointFromRow, checkpointSignatureOk } from './checkpoint.js';
 import { CompactRange, GENESIS, pieceSizes } from './hash.js';
-import { keyIdOf, spkiBase64 } from './keys.js';
-import { anchorOf, type CheckpointRow, hasAuditTables } from './tables.js';
+import { keyIdOf, publicKeyFromSpkiBase64, spkiBase64 } from './keys.js';
+import { anchorOf, type CheckpointRow, hasAuditTables, segmentOfDb } from './tables.js';
 import { alignedRanges, type ChunkInput, type ChunkResult, drainRanges, inOneSnapshot, newRangeQueue, stopAfter, verifyChunk } from './verify-chunk.js';
 
 export interface VerifyResult {
@@ -31,19 +31,43 @@ export interface VerifyResult {
   key: { keyId: string; source: string } | null;
   firstBadSeq?: number;
   problem?: string;
+  /** The log segment verified (a log continued after a break is on segment 2 or later). */
+  segment: number;
+  /** Verification started at this checkpoint rather than the anchor (the start check: only the tail). */
+  from?: number;
+}
+
+/** A signed tree head a witness holds: the local tree at `treeSize` must have this root. */
+export interface WitnessedHead {
+  name: string;
+  treeSize: number;
+  root: string;
 }
 
 export interface VerifyOptions {
   /** The key checkpoints must be signed with; without one, each checkpoint's embedded key is used. */
   publicKey?: KeyObject;
   keySource?: string;
+  /**
+   * The key that must have signed a checkpoint of this size (a witness's pinned key history);
+   * takes precedence over `publicKey`. Undefined: no trusted key covers that size.
+   */
+  keyFor?: (treeSize: number) => { publicKey: string; keyId: string } | undefined;
+  /** Heads held by witnesses: the log must reach each one's size with the same Merkle root. */
+  witnessed?: WitnessedHead[];
+  /** Start at this checkpoint (it must exist, at or after the anchor) instead of the anchor. */
+  from?: number;
 }
 
 interface State {
   res: VerifyResult;
   opts: VerifyOptions;
   trustedSpki: string | undefined;
+  /** Where verification starts: the anchor, or the checkpoint `from`. */
+  start: number;
   cps: CheckpointRow[];
+  /** Witnessed heads inside the verified range, by size. */
+  heads: Map<number, WitnessedHead[]>;
   ci: number;
   frontier: CompactRange;
   prev: string;
@@ -54,38 +78,80 @@ interface State {
 
 /** A failed result; the counts describe the events that verified before the bad one. */
 const bad = (s: State, seq: number, problem: string): VerifyResult => {
-  const events = Math.max(0, Math.min(seq - 1, s.maxSeq) - s.res.anchor);
-  return { ...s.res, ok: false, events, firstSeq: events ? s.res.anchor + 1 : null, lastSeq: events ? s.res.anchor + events : null, firstBadSeq: seq, problem };
+  const events = Math.max(0, Math.min(seq - 1, s.maxSeq) - s.start);
+  return { ...s.res, ok: false, events, firstSeq: events ? s.start + 1 : null, lastSeq: events ? s.start + events : null, firstBadSeq: seq, problem };
 };
+
+/** Why checkpoint `cp` is not signed by the key trusted for its size, if it is not. */
+function keyProblem(s: State, cp: ReturnType<typeof checkpointFromRow>, what: string): string | undefined {
+  if (s.opts.keyFor) {
+    const k = s.opts.keyFor(cp.treeSize);
+    if (!k) return `${what} is signed by key ${cp.keyId}, and no trusted key covers a tree of ${cp.treeSize} events`;
+    if (cp.publicKey !== k.publicKey) return `${what} is signed by key ${cp.keyId}, not the trusted key ${k.keyId}`;
+    let key: KeyObject;
+    try {
+      key = publicKeyFromSpkiBase64(k.publicKey);
+    } catch {
+      return `${what}: the trusted key ${k.keyId} is unreadable`;
+    }
+    const sig = checkpointSignatureOk(cp, key);
+    return sig.ok ? undefined : `${what}: ${sig.reason}`;
+  }
+  if (s.trustedSpki && cp.publicKey !== s.trustedSpki) return `${what} is signed by key ${cp.keyId}, not the trusted key ${s.res.key!.keyId}`;
+  const sig = checkpointSignatureOk(cp, s.opts.publicKey);
+  return sig.ok ? undefined : `${what}: ${sig.reason}`;
+}
+
+/** A witnessed head at `size` whose root the local tree (`root`) does not have, if any. */
+function headProblem(s: State, size: number, root: string): string | undefined {
+  for (const h of s.heads.get(size) ?? []) {
+    if (h.root !== root) return `the log is not what the witness at ${h.name} saw: its first ${size} events have a different Merkle root than the head the witness holds (rewritten)`;
+  }
+  return undefined;
+}
 
 /** Read the anchor and the checkpoints; an early result when the anchor itself does not hold. */
 function begin(db: SqliteDb, opts: VerifyOptions): State | VerifyResult {
   const res: VerifyResult = {
     ok: true, events: 0, firstSeq: null, lastSeq: null, anchor: 0, checkpoints: 0, lastCheckpoint: null, unsignedTail: 0, erasedPayloads: 0,
-    key: opts.publicKey ? { keyId: keyIdOf(opts.publicKey), source: opts.keySource ?? 'given' } : null,
+    key: opts.publicKey ? { keyId: keyIdOf(opts.publicKey), source: opts.keySource ?? 'given' } : null, segment: 1,
   };
-  if (!hasAuditTables(db)) return res;
+  if (!hasAuditTables(db)) {
+    const s = { res, start: 0, maxSeq: 0 } as State;
+    const w = (opts.witnessed ?? []).filter((h) => h.treeSize > 0).sort((a, b) => b.treeSize - a.treeSize)[0];
+    return w ? bad(s, 1, `events 1..${w.treeSize} are missing: the log is empty, but the witness at ${w.name} saw a tree of ${w.treeSize}`) : res;
+  }
   const anchor = anchorOf(db);
   res.anchor = anchor;
+  res.segment = segmentOfDb(db);
+  const start = opts.from !== undefined && opts.from > anchor ? opts.from : anchor;
+  if (start !== anchor) res.from = start;
+  const heads = new Map<number, WitnessedHead[]>();
+  for (const h of opts.witnessed ?? []) heads.set(h.treeSize, [...(heads.get(h.treeSize) ?? []), h]);
   const s: State = {
-    res, opts, trustedSpki: opts.publicKey ? spkiBase64(opts.publicKey) : undefined,
-    cps: db.prepare('SELECT * FROM audit_checkpoints WHERE tree_size >= ? ORDER BY tree_size').all(anchor) as CheckpointRow[],
-    ci: 0, frontier: new CompactRange(), prev: GENESIS, anchorClaim: anchor > 0 ? `seq:${anchor}` : undefined, anchorClaimSeen: anchor === 0,
+    res, opts, trustedSpki: opts.publicKey ? spkiBase64(opts.publicKey) : undefined, start, heads,
+    cps: db.prepare('SELECT * FROM audit_checkpoints WHERE tree_size >= ? ORDER BY tree_size').all(start) as CheckpointRow[],
+    ci: 0, frontier: new CompactRange(), prev: GENESIS, anchorClaim: start === anchor && anchor > 0 ? `seq:${anchor}` : undefined, anchorClaimSeen: !(start === anchor && anchor > 0),
     maxSeq: ((db.prepare('SELECT MAX(seq) AS m FROM audit_events').get() as { m: number | null }).m ?? anchor),
   };
-  if (anchor > 0) {
+  if (opts.keyFor) res.key = null;
+  const below = (opts.witnessed ?? []).find((h) => h.treeSize > 0 && h.treeSize < start);
+  if (below) return bad(s, below.treeSize, `the witness at ${below.name} holds a tree of ${below.treeSize} events, older than seq ${start} where ${start === anchor ? 'the log now starts (pruned)' : 'verification starts'}: its consistency cannot be checked`);
+  if (start > 0) {
+    const what = start === anchor ? 'anchor checkpoint' : 'checkpoint';
     const a = s.cps[0];
-    if (!a || a.tree_size !== anchor) return bad(s, anchor + 1, `the log was pruned up to seq ${anchor} but the anchor checkpoint at seq ${anchor} is missing`);
+    if (!a || a.tree_size !== start) return bad(s, start + 1, start === anchor ? `the log was pruned up to seq ${anchor} but the anchor checkpoint at seq ${anchor} is missing` : `there is no checkpoint at seq ${start} to start from`);
     try {
-      s.frontier = CompactRange.fromHex(anchor, JSON.parse(a.frontier) as string[]);
+      s.frontier = CompactRange.fromHex(start, JSON.parse(a.frontier) as string[]);
     } catch (e) {
-      return bad(s, anchor, `anchor checkpoint at seq ${anchor}: unreadable subtree roots (${(e as Error).message})`);
+      return bad(s, start, `${what} at seq ${start}: unreadable subtree roots (${(e as Error).message})`);
     }
-    const cp = checkpointFromRow(a);
-    if (s.trustedSpki && cp.publicKey !== s.trustedSpki) return bad(s, anchor, `anchor checkpoint at seq ${anchor} is not signed by the trusted key`);
-    const sig = checkpointSignatureOk(cp, opts.publicKey);
-    if (!sig.ok) return bad(s, anchor, `anchor checkpoint at seq ${anchor}: ${sig.reason}`);
-    if (cp.root !== s.frontier.root().toString('hex')) return bad(s, anchor, `anchor checkpoint at seq ${anchor}: its subtree roots do not give its Merkle root`);
+    const cp = checkpointFromRow(a, res.segment);
+    const kp = keyProblem(s, cp, `${what} at seq ${start}`);
+    if (kp) return bad(s, start, kp);
+    if (cp.root !== s.frontier.root().toString('hex')) return bad(s, start, `${what} at seq ${start}: its subtree roots do not give its Merkle root`);
+    const hp = headProblem(s, start, cp.root);
+    if (hp) return bad(s, start, hp);
     s.prev = cp.lastHash;
     s.ci = 1;
     res.checkpoints = 1;
@@ -95,10 +161,9 @@ function begin(db: SqliteDb, opts: VerifyOptions): State | VerifyResult {
 }
 
 function checkpointProblem(s: State, row: CheckpointRow, lastHash: string, frontier = s.frontier): string | undefined {
-  const cp = checkpointFromRow(row);
-  if (s.trustedSpki && cp.publicKey !== s.trustedSpki) return `checkpoint at seq ${cp.treeSize} is signed by key ${cp.keyId}, not the trusted key ${s.res.key!.keyId}`;
-  const sig = checkpointSignatureOk(cp, s.opts.publicKey);
-  if (!sig.ok) return `checkpoint at seq ${cp.treeSize}: ${sig.reason}`;
+  const cp = checkpointFromRow(row, s.res.segment);
+  const kp = keyProblem(s, cp, `checkpoint at seq ${cp.treeSize}`);
+  if (kp) return kp;
   if (cp.lastHash !== lastHash) return `checkpoint at seq ${cp.treeSize}: its last hash is not the hash of event ${cp.treeSize}`;
   if (cp.root !== frontier.root().toString('hex')) return `checkpoint at seq ${cp.treeSize}: the Merkle root does not match the events`;
   if (row.frontier !== JSON.stringify(frontier.toHex())) return `checkpoint at seq ${cp.treeSize}: its stored subtree roots do not match the events`;
@@ -116,6 +181,10 @@ function consume(s: State, from: number, c: ChunkResult): VerifyResult | undefin
     return f;
   };
   for (const at of c.atCheckpoints) {
+    if (s.heads.has(at.seq)) {
+      const problem = headProblem(s, at.seq, join(at.size, at.pieces).root().toString('hex'));
+      if (problem) return bad(s, at.seq, problem);
+    }
     while (s.ci < s.cps.length && s.cps[s.ci]!.tree_size === at.seq) {
       const problem = checkpointProblem(s, s.cps[s.ci]!, at.hash, join(at.size, at.pieces));
       if (problem) return bad(s, at.seq, problem);
@@ -141,15 +210,19 @@ function finish(s: State): VerifyResult {
   const anchor = s.res.anchor;
   if (!s.anchorClaimSeen) return bad(s, anchor + 1, `the log claims to be pruned up to seq ${anchor}, but no audit.prune event in the chain records that prune`);
   if (s.ci < s.cps.length) return bad(s, s.cps[s.ci]!.tree_size, `checkpoint at seq ${s.cps[s.ci]!.tree_size} covers events that are not in the log (truncated)`);
-  s.res.unsignedTail = (s.res.lastSeq ?? anchor) - (s.res.lastCheckpoint?.treeSize ?? anchor);
+  const last = s.res.lastSeq ?? s.start;
+  const ahead = (s.opts.witnessed ?? []).filter((h) => h.treeSize > last).sort((a, b) => b.treeSize - a.treeSize)[0];
+  if (ahead) return bad(s, last + 1, `events ${last + 1}..${ahead.treeSize} are missing: the witness at ${ahead.name} saw a tree of ${ahead.treeSize}`);
+  s.res.unsignedTail = last - (s.res.lastCheckpoint?.treeSize ?? s.start);
   return s.res;
 }
 
 /** The ranges to verify, anchor to end: aligned on powers of two up to `max` events, each with the checkpoints it reaches. */
 function rangesOf(s: State, max: number): ChunkInput[] {
-  const cps = s.cps.map((c) => c.tree_size);
+  // the sizes at which the tree is reported: every checkpoint and every witnessed head, once each, in order
+  const cps = [...new Set([...s.cps.map((c) => c.tree_size), ...s.heads.keys()])].sort((a, b) => a - b);
   let k = 0;
-  return alignedRanges(s.res.anchor, s.maxSeq, max).map((r) => {
+  return alignedRanges(s.start, s.maxSeq, max).map((r) => {
     const checkpoints: number[] = [];
     while (k < cps.length && cps[k]! <= r.from) k++;
     for (let j = k; j < cps.length && cps[j]! <= r.to; j++) checkpoints.push(cps[j]!);
@@ -202,7 +275,7 @@ export async function verifyAuditLogParallel(
   try {
     const s = begin(db, opts);
     if (!('cps' in s)) return s;
-    const total = s.maxSeq - s.res.anchor;
+    const total = s.maxSeq - s.start;
     const workers = opts.workers ?? Math.min(availableParallelism(), 4) - 1;
     const threads = workers + (opts.mainThread === false ? 0 : 1);
     if (workers < 1 || total < 2 * (opts.minEventsPerWorker ?? 15_000)) return inOneSnapshot(db, () => onThisThread(db, s));

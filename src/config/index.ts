@@ -1,4 +1,5 @@
 export type * from './types.js';
+export type { AuditConfig, WitnessConfig } from './audit-schema.js';
 export { ConfigError, parseConfig, parseConfigText, loadConfigFile, findConfigFile } from './load.js';
 export type { ConfigProblem } from './problems.js';
 export { didYouMean } from './problems.js';

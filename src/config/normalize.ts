@@ -2,6 +2,7 @@
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { DEFAULT_AGENT_ENV } from '../sandbox/exec-env.js';
+import { normalizeAudit } from './audit-schema.js';
 import { parseDurationSeconds, parseRotation } from './durations.js';
 import { absolutePattern } from './path-patterns.js';
 import type { ConfigProblem } from './problems.js';
@@ -181,11 +182,7 @@ export function normalize(raw: RawConfig, source: string | undefined, wrapped: b
       clockSkewSeconds: zt?.clockSkewSeconds ?? 60,
       sessionTokenTtlSeconds: zt?.sessionTokenTtl === undefined ? 900 : parseDurationSeconds(zt.sessionTokenTtl)!,
     },
-    audit: {
-      retentionDays: raw.audit?.retentionDays ?? 90,
-      checkpointEvery: raw.audit?.checkpointEvery ?? 1000,
-      checkpointSeconds: raw.audit?.checkpointSeconds ?? 60,
-    },
+    audit: normalizeAudit(raw.audit, baseDir),
     policy: { ...(raw.policy?.dir ? { dir: resolve(baseDir, raw.policy.dir) } : {}) },
   };
 }

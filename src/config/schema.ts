@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { neverAgentSettable } from '../sandbox/exec-env.js';
 import { DESTINATION_LIST, hostPatternProblems, PRIVATE_LIST, SECRET_BINDING, type HostPatternOptions } from '../sandbox/host-pattern.js';
+import { auditSchema } from './audit-schema.js';
 import { parseDurationSeconds, parseRotation } from './durations.js';
 import { literalPathProblem } from './path-patterns.js';
 
@@ -296,14 +297,7 @@ export const rootSchema = z
     monitoring: monitoringSchema.optional(),
     sandbox: sandboxSchema.optional(),
     security: z.object({ zeroTrust: zeroTrustSchema.optional() }).strict().optional(),
-    audit: z
-      .object({
-        retentionDays: positiveInt('days').optional(),
-        checkpointEvery: positiveInt('events').optional(),
-        checkpointSeconds: positiveInt('seconds').optional(),
-      })
-      .strict()
-      .optional(),
+    audit: auditSchema.optional(),
     policy: z.object({ dir: z.string().optional() }).strict().optional(),
     runtime: z
       .object({

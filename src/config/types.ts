@@ -1,4 +1,5 @@
 /** The validated, normalized configuration. Code below the config module reads only these types. */
+import type { AuditConfig } from './audit-schema.js';
 import type { RotationSchedule } from './durations.js';
 
 export type IsolationLevel = 'thread' | 'process';
@@ -133,6 +134,6 @@ export interface ClawguardConfig {
   monitoring: MonitoringConfig;
   sandbox: SandboxConfig;
   zeroTrust: ZeroTrustConfig;
-  audit: { retentionDays: number; checkpointEvery: number; checkpointSeconds: number };
+  audit: AuditConfig;
   policy: { dir?: string };
 }

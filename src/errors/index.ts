@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'conflict'
   | 'unavailable'
   | 'audit_unavailable'
+  | 'audit_broken'
   | 'store_unavailable'
   | 'sandbox_unavailable'
   | 'path_blocked'

@@ -41,6 +41,7 @@ const STATUS: Record<string, number> = {
   queue_full: 429,
   rate_limited: 429,
   audit_unavailable: 503,
+  audit_broken: 503,
   store_unavailable: 503,
   policy_invalid: 422,
   sandbox_unavailable: 503,

@@ -36,6 +36,8 @@ export interface GatewayOptions {
   token?: string;
   tlsCert?: string;
   tlsKey?: string;
+  /** Continue on a new audit segment (recording the break) when the log fails its start check. */
+  auditNewSegment?: boolean;
 }
 
 export { VERSION } from '../config/index.js';
@@ -99,7 +101,7 @@ export class Gateway {
     this.tools.register(httpFetchTool(this.sandboxes, { maxResponseBytes: 10 * 1024 * 1024, timeoutMs: 30_000, inject: (p, name, url) => this.injectSecret(p, name, url), redactor }));
     this.tools.register(execRunTool(this.sandboxes));
     const telemetry = telemetryFromConfig(config.monitoring.telemetry, stateDir, config.source ? dirname(config.source) : process.cwd());
-    this.auditLog = AuditLog.open({ stateDir, checkpointEvery: config.audit.checkpointEvery, checkpointSeconds: config.audit.checkpointSeconds, retentionDays: config.audit.retentionDays, registry: this.metrics.registry, log: this.log.child({ component: 'audit' }), ...(telemetry ? { telemetry } : {}) });
+    this.auditLog = AuditLog.open({ stateDir, checkpointEvery: config.audit.checkpointEvery, checkpointSeconds: config.audit.checkpointSeconds, retentionDays: config.audit.retentionDays, witness: config.audit.witness, witnessEveryMs: config.audit.witnessSeconds * 1000, registry: this.metrics.registry, log: this.log.child({ component: 'audit' }), ...(telemetry ? { telemetry } : {}) });
     this.audit = redactingAuditSink(this.auditLog, redactor);
     this.identity = new IdentityService({ db: this.store.db, stateDir, zeroTrust: config.zeroTrust, profiles: () => config.agents, adminTokens: [this.token], log: this.log.child({ component: 'identity' }), audit: () => this.audit });
     this.auth = new OperatorAuth(this.identity.operators, (r) => this.identity.recordRejection(r));
@@ -180,6 +182,8 @@ export class Gateway {
   async start(): Promise<GatewayInfo> {
     const c = this.opts.config;
     assertAgentsCannotReach(c, this.opts.stateDir);
+    // Before anything is recorded or served: a broken, truncated or re-keyed log is refused (audit_broken).
+    await this.auditLog.checkAtStart({ newSegment: this.opts.auditNewSegment === true });
     const host = this.opts.host ?? c.gateway.host;
     const port = this.opts.port ?? c.gateway.port;
     if (!c.zeroTrust.requireAuthentication && !(isLoopback(host) || host === 'localhost')) {

@@ -123,30 +123,33 @@ test('telemetry streams each committed event as one JSON line; payloads only wit
   }
 });
 
-test('payloads live beside the chain: huge ones are stored as a digest; erasing them keeps verify green', async () => {
+test('payloads live beside the chain, whole: one too large to keep whole is refused (never stored in part); erasing payloads keeps verify green', async () => {
   const dir = tempState();
   const log = openLog(dir, { maxPayloadBytes: 1000 });
-  await log.append(ev(1, { subject: 'alice', payload: { big: 'x'.repeat(5000) } }));
-  await log.append(ev(2, { subject: 'bob' }));
-  await log.append(ev(3, { subject: 'alice' }));
+  await log.append(ev(1, { subject: 'alice' }));
+  // a padded payload: its head would show only blanks, so it is refused whole and nothing is consumed
+  const padded = log.append(ev(2, { subject: 'alice', payload: { argv: ['sh', '-c', `${' '.repeat(2000)}echo HIDDEN`] } }));
+  const next = log.append(ev(3, { subject: 'bob' }));
+  await assert.rejects(padded, (e: ClawguardError) => e.code === 'audit_unavailable' && /payload is \d+ bytes, more than the 1000/.test(e.message));
+  assert.equal((await next).seq, 2, 'the event queued with it is committed; the refused one took no seq');
+  assert.equal((log.status() as { ok: boolean }).ok, true, 'a refused event is not a store fault');
+  // the bound is on UTF-8 bytes: 400 three-byte characters are 1200 bytes
+  await assert.rejects(log.append(ev(4, { payload: { s: '文'.repeat(400) } })), /more than the 1000/);
+  await log.append(ev(5, { subject: 'alice' }));
   assert.equal(await log.erasePayloads({ subject: 'alice' }), 2);
   await assert.rejects(log.erasePayloads({}), /name a subject/);
   await log.close();
   const db = openAuditDb(dir);
   const events = readEvents(db);
+  assert.deepEqual(events.map((e) => e.seq), [1, 2, 3, 4]);
   assert.equal(events[0]!.payload, null);
   assert.deepEqual(events[1]!.payload!.reasons, ['because']);
   assert.equal(events[3]!.type, 'audit.erase');
+  assert.ok(!JSON.stringify(events).includes('HIDDEN') && !JSON.stringify(events).includes('truncated'), 'nothing of the refused event is stored');
   const v = verifyAuditLog(db);
   assert.equal(v.ok, true, v.problem);
   assert.equal(v.erasedPayloads, 2);
   db.close();
-  const big = openLog(tempState(), { maxPayloadBytes: 1000 });
-  await big.append(ev(1, { payload: { big: 'x'.repeat(5000) } }));
-  const p = readEvents(big.database!)[0]!.payload!;
-  assert.equal(p.truncated, true);
-  assert.equal(p.bytes, 5010);
-  await big.close();
 });
 
 test('a read-only store file (immutable, even for root) rejects every record with audit_unavailable', async (t) => {

@@ -1,14 +1,15 @@
 /**
- * `clawguard audit`: verify the log, make and check inclusion proofs, export and tail events.
- * These read the state dir's database directly (read-only), with or without a gateway running.
+ * `clawguard audit`: verify the log (against its witnesses), make and check inclusion proofs,
+ * export and tail events; rotate the signing key; run a witness server. The read commands read
+ * the state dir's database directly (read-only), with or without a gateway running.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { AuditEvent, InclusionProof } from '../../audit/index.js';
-import { parseDurationSeconds } from '../../config/index.js';
+import type { AuditEvent, InclusionProof, WitnessedVerifyResult, WitnessSpec } from '../../audit/index.js';
+import { parseDurationSeconds, type WitnessConfig } from '../../config/index.js';
 import { ClawguardError } from '../../errors/index.js';
-import { api, type GlobalOpts, ok, print, stateDirOf } from '../context.js';
+import { api, type GlobalOpts, loadConfig, ok, print, stateDirOf } from '../context.js';
 
 const audit = () => import('../../audit/index.js');
 
@@ -40,33 +41,127 @@ function positiveInt(flag: string) {
   };
 }
 
+/** `--witness` values: an http(s) URL is a witness server's log URL, anything else a directory. */
+function witnessArg(v: string, prev: WitnessSpec[]): WitnessSpec[] {
+  return [...prev, /^https?:\/\//i.test(v) ? { kind: 'url', url: v } : { kind: 'dir', dir: resolve(v) }];
+}
+
+/** The witnesses to check against: those given with --witness, else the config's audit.witness. */
+function witnessSpecs(g: GlobalOpts, given: WitnessSpec[]): WitnessConfig[] {
+  return given.length ? given : loadConfig(g).audit.witness;
+}
+
+function gatewayRunning(stateDir: string): number | undefined {
+  try {
+    const pid = (JSON.parse(readFileSync(join(stateDir, 'gateway.json'), 'utf8')) as { pid?: number }).pid;
+    if (typeof pid !== 'number') return undefined;
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return undefined;
+  }
+}
+
+function verifyText(r: WitnessedVerifyResult): string {
+  const lines = r.ok
+    ? [
+        `audit log intact: ${r.events} event${r.events === 1 ? '' : 's'}${r.events ? ` (seq ${r.firstSeq}..${r.lastSeq})` : ''}, ${r.checkpoints} signed checkpoint${r.checkpoints === 1 ? '' : 's'}${r.lastCheckpoint ? `, the last at seq ${r.lastCheckpoint.treeSize} (${r.lastCheckpoint.time})` : ''}`,
+        ...(r.segment > 1 ? [`segment ${r.segment} of this log: it continued after a break, which its first event records`] : []),
+        ...(r.anchor ? [`pruned up to seq ${r.anchor} (retention); verified from its signed checkpoint`] : []),
+        ...(r.unsignedTail ? [`${r.unsignedTail} event${r.unsignedTail === 1 ? '' : 's'} after the last checkpoint (chained; signed at the next checkpoint)`] : []),
+        ...(r.erasedPayloads ? [`${r.erasedPayloads} payload${r.erasedPayloads === 1 ? '' : 's'} erased (their hashes still verify)`] : []),
+        ...r.witnesses.filter((w) => w.detects && !w.error).map((w) => `consistent with the witness at ${w.name}: it holds a tree of ${w.treeSize ?? 0} events${w.segments > 1 ? ` (segment ${w.segment}; ${w.segments - 1} break${w.segments > 2 ? 's' : ''} recorded there)` : ''}`),
+        ...r.witnesses.filter((w) => !w.detects).map((w) => `published to ${w.name} (it only receives: not checked)`),
+        r.key ? `checkpoints signed by key ${r.key.keyId} (${r.key.source})` : 'no checkpoints to check signatures of',
+      ]
+    : [`audit log BROKEN at seq ${r.firstBadSeq ?? '?'}: ${r.problem}`];
+  return [...lines, ...r.warnings.map((w) => `WARNING: ${w}`)].join('\n');
+}
+
 export function registerAuditCommands(program: Command): void {
   const cmdAudit = program.command('audit').description('the tamper-evident audit log: verify, proofs, export, tail (reads the state dir directly)');
 
   cmdAudit
     .command('verify')
-    .option('--public-key <file>', 'PEM public key the checkpoints must be signed with (default: the state dir’s)')
+    .option('--public-key <file>', 'PEM public key the checkpoints must be signed with, when no witness is configured (default: the state dir’s)')
+    .option('--witness <dir|url>', 'check against this witness (repeatable; default: the config’s audit.witness)', witnessArg, [] as WitnessSpec[])
     .option('--json', 'machine-readable output')
-    .description('recompute the hash chain, payload hashes, Merkle roots and checkpoint signatures; exit 1 naming the first bad seq')
-    .action(async (o: { publicKey?: string; json?: boolean }, cmd: Command) => {
-      const { openAuditDb, verifyAuditLogParallel, loadPublicKey } = await audit();
-      const dir = stateDirOf(cmd.optsWithGlobals<GlobalOpts>());
-      const key = loadPublicKey(dir, o.publicKey);
-      if (o.publicKey && !key) throw new ClawguardError('bad_request', `--public-key: cannot read ${o.publicKey}`);
-      openAuditDb(dir).close(); // a clear error when there is no log
-      const r = await verifyAuditLogParallel({ stateDir: dir }, { ...(key ? { publicKey: key, keySource: o.publicKey ?? 'state dir' } : {}) });
-      print(!!o.json, r, () =>
-        r.ok
-          ? [
-              `audit log intact: ${r.events} event${r.events === 1 ? '' : 's'}${r.events ? ` (seq ${r.firstSeq}..${r.lastSeq})` : ''}, ${r.checkpoints} signed checkpoint${r.checkpoints === 1 ? '' : 's'}${r.lastCheckpoint ? `, the last at seq ${r.lastCheckpoint.treeSize} (${r.lastCheckpoint.time})` : ''}`,
-              ...(r.anchor ? [`pruned up to seq ${r.anchor} (retention); verified from its signed checkpoint`] : []),
-              ...(r.unsignedTail ? [`${r.unsignedTail} event${r.unsignedTail === 1 ? '' : 's'} after the last checkpoint (chained; signed at the next checkpoint)`] : []),
-              ...(r.erasedPayloads ? [`${r.erasedPayloads} payload${r.erasedPayloads === 1 ? '' : 's'} erased (their hashes still verify)`] : []),
-              r.key ? `checkpoints signed by key ${r.key.keyId} (${r.key.source})` : 'no trusted key found: checkpoint signatures checked against their embedded keys only',
-            ].join('\n')
-          : `audit log BROKEN at seq ${r.firstBadSeq}: ${r.problem}`,
-      );
+    .description('recompute the hash chain, payload hashes, Merkle roots and checkpoint signatures, and check the log against its witnesses (the key they pinned, the head they hold); exit 1 naming the first bad seq')
+    .action(async (o: { publicKey?: string; witness: WitnessSpec[]; json?: boolean }, cmd: Command) => {
+      const { openAuditDb, verifyWithWitnesses, loadPublicKey, stateDirPublicKey, witnessTarget } = await audit();
+      const g = cmd.optsWithGlobals<GlobalOpts>();
+      const dir = stateDirOf(g);
+      const targets = witnessSpecs(g, o.witness).map(witnessTarget);
+      const given = o.publicKey ? loadPublicKey(undefined, o.publicKey) : undefined;
+      if (o.publicKey && !given) throw new ClawguardError('bad_request', `--public-key: cannot read ${o.publicKey}`);
+      const own = o.publicKey ? {} : stateDirPublicKey(dir);
+      const key = given ?? own.key;
+      try {
+        openAuditDb(dir).close(); // a clear error when there is no log
+      } catch (e) {
+        const { readWitnesses } = await audit();
+        const held = (await readWitnesses(targets)).flatMap((r) => ('state' in r && r.state.latest ? [`the witness at ${r.t.name} saw a tree of ${r.state.latest.treeSize} events`] : []));
+        if (held.length) throw new ClawguardError('not_found', `${(e as Error).message}; ${held.join('; ')}: the log was deleted`);
+        throw e;
+      }
+      const r = await verifyWithWitnesses({ stateDir: dir }, targets, { ...(key ? { publicKey: key, keySource: o.publicKey ?? 'state dir' } : {}), ...(own.problem ? { keyProblem: own.problem } : {}) });
+      await Promise.all(targets.map((t) => t.close()));
+      print(!!o.json, r, () => verifyText(r));
       if (!r.ok) process.exitCode = 1;
+    });
+
+  cmdAudit
+    .command('rotate-key')
+    .option('--key-lost', 'the previous key is missing or was replaced: rotate without its endorsement (recorded as such)')
+    .option('--json', 'machine-readable output')
+    .description('replace the checkpoint signing key (the gateway must be stopped): recorded in the chain as audit.key.rotate, endorsed by the previous key when it is at hand, and published to the witnesses')
+    .action(async (o: { keyLost?: boolean; json?: boolean }, cmd: Command) => {
+      const { AuditLog } = await audit();
+      const g = cmd.optsWithGlobals<GlobalOpts>();
+      const dir = stateDirOf(g);
+      const pid = gatewayRunning(dir);
+      if (pid !== undefined) throw new ClawguardError('conflict', `a gateway (pid ${pid}) is running on ${dir}: stop it first`);
+      if (!existsSync(join(dir, 'clawguard.db'))) throw new ClawguardError('not_found', `no audit log in ${dir}`);
+      const c = loadConfig(g);
+      const log = AuditLog.open({ stateDir: dir, pruneEveryMs: 0, checkpointEvery: c.audit.checkpointEvery, checkpointSeconds: c.audit.checkpointSeconds, witness: c.audit.witness });
+      try {
+        const r = await log.rotateKey({ keyLost: !!o.keyLost });
+        await log.publishNow(10_000);
+        const w = (log.status() as { witness: { witnesses: Array<{ name: string; health: string; error: string | null }> } }).witness.witnesses;
+        const notOk = w.filter((x) => x.health !== 'ok');
+        print(!!o.json, { ...r, witnesses: w }, () =>
+          [
+            `signing key rotated: ${r.previousKeyId ?? '(none)'} -> ${r.keyId}, recorded as event ${r.seq}${r.endorsed ? ', endorsed by the previous key' : ' WITHOUT the previous key’s endorsement (--key-lost)'}`,
+            ...w.map((x) => (x.health === 'ok' ? `published to the witness at ${x.name}` : `NOT published to the witness at ${x.name}: ${x.error ?? x.health}`)),
+          ].join('\n'),
+        );
+        if (notOk.length) process.exitCode = 1;
+      } finally {
+        await log.close();
+      }
+    });
+
+  const cmdWitness = cmdAudit.command('witness').description('a witness server for audit logs');
+  cmdWitness
+    .command('serve')
+    .requiredOption('--dir <dir>', 'where the witnessed logs are kept (one subdirectory per log name)')
+    .option('--port <n>', 'port to listen on (0: any free port)', (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ClawguardError('bad_request', `--port: expected 0-65535, got ${JSON.stringify(v)}`);
+      return n;
+    }, 18781)
+    .option('--host <h>', 'address to bind', '127.0.0.1')
+    .description('serve a witness: pins each log’s signing key on first contact and stores a signed head only if it is consistent with the one it holds')
+    .action(async (o: { dir: string; port: number; host: string }) => {
+      const { WitnessServer } = await audit();
+      const server = new WitnessServer({ dir: resolve(o.dir), host: o.host, port: o.port, log: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`) });
+      const { url } = await server.listen();
+      process.stderr.write(`clawguard audit witness listening on ${url}, logs kept in ${resolve(o.dir)}\n  a gateway publishes to it with audit.witness: [{"url": "${url}/v1/logs/NAME"}]\n`);
+      await new Promise<void>((done) => {
+        const stop = () => void server.close().then(done);
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
     });
 
   cmdAudit
@@ -96,18 +191,21 @@ export function registerAuditCommands(program: Command): void {
   cmdAudit
     .command('verify-proof')
     .argument('<file>', 'a proof from "clawguard audit proof" ("-" for stdin)')
-    .option('--public-key <file>', 'PEM public key the checkpoint must be signed with (default: the state dir’s, if any)')
+    .option('--public-key <file>', 'PEM public key the checkpoint must be signed with (default: the one the witnesses pinned, else the state dir’s, if any)')
+    .option('--witness <dir|url>', 'trust the key this witness pinned (repeatable; default: the config’s audit.witness)', witnessArg, [] as WitnessSpec[])
     .option('--json', 'machine-readable output')
     .description('check an inclusion proof: the event hash, the audit path to the Merkle root, the checkpoint signature; exit 1 if it fails')
-    .action(async (file: string, o: { publicKey?: string; json?: boolean }, cmd: Command) => {
-      const { verifyInclusionProof, loadPublicKey } = await audit();
+    .action(async (file: string, o: { publicKey?: string; witness: WitnessSpec[]; json?: boolean }, cmd: Command) => {
+      const { verifyInclusionProof, loadPublicKey, pinnedKeyFor, witnessTarget } = await audit();
       let proof: InclusionProof;
       try {
         proof = JSON.parse(readFileSync(file === '-' ? 0 : file, 'utf8')) as InclusionProof;
       } catch (e) {
         throw new ClawguardError('bad_request', `cannot read a proof from ${file}: ${(e as Error).message}`);
       }
-      const key = loadPublicKey(o.publicKey ? undefined : stateDirOf(cmd.optsWithGlobals<GlobalOpts>()), o.publicKey);
+      const g = cmd.optsWithGlobals<GlobalOpts>();
+      const pinned = o.publicKey || !proof?.checkpoint ? undefined : await pinnedKeyFor(witnessSpecs(g, o.witness).map(witnessTarget), proof.checkpoint.segment ?? 1, proof.treeSize);
+      const key = pinned?.key ?? loadPublicKey(o.publicKey ? undefined : stateDirOf(g), o.publicKey);
       if (o.publicKey && !key) throw new ClawguardError('bad_request', `--public-key: cannot read ${o.publicKey}`);
       const r = verifyInclusionProof(proof, key);
       print(!!o.json, { ...r, seq: proof?.seq ?? null, treeSize: proof?.treeSize ?? null }, () =>

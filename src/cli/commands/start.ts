@@ -16,7 +16,8 @@ export function registerStartCommand(program: Command): void {
     .option('--host <h>', 'address to bind')
     .option('--tls-cert <file>', 'TLS certificate (PEM)')
     .option('--tls-key <file>', 'TLS private key (PEM)')
-    .action(async (o: { port?: number; host?: string; tlsCert?: string; tlsKey?: string }, cmd: Command) => {
+    .option('--audit-new-segment', 'if the audit log fails its start check (broken, truncated, re-keyed), continue on a new, witnessed segment that records the break')
+    .action(async (o: { port?: number; host?: string; tlsCert?: string; tlsKey?: string; auditNewSegment?: boolean }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOpts>();
       let config;
       try {
@@ -35,7 +36,7 @@ export function registerStartCommand(program: Command): void {
       }
       // Loaded only here: the gateway pulls in fastify, the isolate engine and the store.
       const { Gateway } = await import('../../server/index.js');
-      const gw = new Gateway({ config, stateDir, ...(o.port !== undefined ? { port: o.port } : {}), ...(o.host ? { host: o.host } : {}), ...(process.env.CLAWGUARD_TOKEN ? { token: process.env.CLAWGUARD_TOKEN } : {}), ...(o.tlsCert ? { tlsCert: o.tlsCert } : {}), ...(o.tlsKey ? { tlsKey: o.tlsKey } : {}) });
+      const gw = new Gateway({ config, stateDir, ...(o.port !== undefined ? { port: o.port } : {}), ...(o.host ? { host: o.host } : {}), ...(process.env.CLAWGUARD_TOKEN ? { token: process.env.CLAWGUARD_TOKEN } : {}), ...(o.tlsCert ? { tlsCert: o.tlsCert } : {}), ...(o.tlsKey ? { tlsKey: o.tlsKey } : {}), ...(o.auditNewSegment ? { auditNewSegment: true } : {}) });
       let info;
       try {
         info = await gw.start();
@@ -44,6 +45,11 @@ export function registerStartCommand(program: Command): void {
         if (e instanceof ClawguardError && e.code === 'config_invalid') {
           process.stderr.write(`${e.message}\nnothing started.\n`);
           process.exitCode = 2;
+          return;
+        }
+        if (e instanceof ClawguardError && e.code === 'audit_broken') {
+          process.stderr.write(`clawguard: ${e.message}\nnothing started.\n`);
+          process.exitCode = 1;
           return;
         }
         throw e;

@@ -1,7 +1,7 @@
 /** Operator API of the audit log and the policy decision point. */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { type AuditLog, buildInclusionProof, loadPublicKey, readEvents, verifyAuditLog } from '../../audit/index.js';
+import { type AuditLog, buildInclusionProof, readEvents, stateDirPublicKey, verifyWithWitnesses } from '../../audit/index.js';
 import { ClawguardError } from '../../errors/index.js';
 import { buildExplainRequest, type CedarDecisionPoint, explainInput } from '../../policy/index.js';
 import type { ProfileConfig } from '../../config/index.js';
@@ -36,8 +36,9 @@ export function registerAuditRoutes(app: FastifyInstance, d: AuditRouteDeps): vo
 
   app.get('/v1/audit/verify', async (req) => {
     d.auth.require(req, 'read');
-    const key = loadPublicKey(d.stateDir);
-    return verifyAuditLog(db(), { ...(key ? { publicKey: key, keySource: 'state-dir' } : {}) });
+    db();
+    const own = stateDirPublicKey(d.stateDir);
+    return verifyWithWitnesses({ file: d.audit.file }, d.audit.witnesses, { ...(own.key ? { publicKey: own.key, keySource: 'state dir' } : {}), ...(own.problem ? { keyProblem: own.problem } : {}) });
   });
 
   app.get('/v1/audit/events', async (req) => {
