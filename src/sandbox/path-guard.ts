@@ -44,6 +44,8 @@ export interface OpenOptions {
 
 export interface PathGuard {
   readonly workspace: string | undefined;
+  /** `p` made absolute and lexically normal (file: URL, ~, workspace, ..), without touching the disk; bad_request when it names no path. */
+  lexical(p: string): string;
   /** The canonical path `p` names, if it may be accessed in `mode`; throws path_blocked / bad_request / not_found otherwise. */
   canonical(p: string, mode: AccessMode): string;
   /** canonical(), as a promise. */
@@ -364,5 +366,5 @@ export function createPathGuard(opts: PathGuardOptions): PathGuard {
     return { path: real, type: typeOf(st), size: st.size, mtimeMs: st.mtimeMs, mode: st.mode & 0o7777 };
   }
 
-  return { workspace, canonical, resolve: async (p, mode) => canonical(p, mode), decide: (p) => policy.decide(p), readFile, writeFile, list, stat };
+  return { workspace, lexical: (p) => lexicalCanonical(p, ctx), canonical, resolve: async (p, mode) => canonical(p, mode), decide: (p) => policy.decide(p), readFile, writeFile, list, stat };
 }

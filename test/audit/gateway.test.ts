@@ -81,7 +81,8 @@ test('every tool call leaves exactly one decision (allowed, denied by config, un
     ['system.time', 'allow', 'config'],
   ]);
   assert.deepEqual(decisions[1]!.policies, ['config:calls:allow:1']);
-  assert.deepEqual(decisions[4]!.payload!.args, { path: '/etc/passwd' });
+  // A path the guard refuses is decided on as written (made absolute), and what the agent wrote is kept.
+  assert.deepEqual(decisions[4]!.payload!.args, { path: '/etc/passwd', requested: '/etc/passwd' });
   assert.equal(decisions[0]!.subject, 'calls');
 });
 
