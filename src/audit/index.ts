@@ -13,4 +13,4 @@ export { keyPaths, loadOrCreateSigningKey, loadPublicKey, keyIdOf } from './keys
 export { openAuditDb, readEvents, iterateEvents, lastSeqOf, type EventQuery } from './reader.js';
 export { verifyAuditLog, verifyAuditLogParallel, type VerifyResult, type VerifyOptions } from './verify.js';
 export { buildInclusionProof, verifyInclusionProof, type InclusionProof, type ProofCheck } from './proof.js';
-export { RejectionAuditor, markAudited, type RejectedRequest } from './request-scope.js';
+export { RejectionAuditor, markAudited, markAuthenticated, isAuthenticated, type RejectedRequest, type RejectionFloodGuard } from './request-scope.js';

@@ -60,3 +60,9 @@ export function rotationMaxIntervalSeconds(r: RotationSchedule, from = new Date(
   cron.stop();
   return max;
 }
+
+/** "24h", "7d", "90s": the shortest exact spelling of a number of seconds, for messages. */
+export function formatSeconds(s: number): string {
+  for (const [unit, n] of [['w', 604800], ['d', 86400], ['h', 3600], ['m', 60]] as const) if (s >= n && s % n === 0) return `${s / n}${unit}`;
+  return `${s}s`;
+}

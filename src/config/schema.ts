@@ -4,20 +4,36 @@
  * unknown key is an error (with a did-you-mean, see errors.ts).
  */
 import { z } from 'zod';
-import { parseDurationSeconds, parseRotation } from './durations.js';
+import { formatSeconds, parseDurationSeconds, parseRotation, rotationMaxIntervalSeconds } from './durations.js';
 
-const seconds = z.union([z.number(), z.string()]).superRefine((v, ctx) => {
-  if (parseDurationSeconds(v) === undefined) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a positive number of seconds, got ${JSON.stringify(v)}` });
-  }
-});
+const H = 3600;
+const D = 86400;
 
-const positiveInt = (what: string) =>
+/**
+ * A duration (seconds, or "90s", "15m", "2h", "7d"), bounded: every duration ends up in a timer or
+ * in date arithmetic, and Node fires a timer above about 24.8 days at once. Each key has its own
+ * maximum, named in the error.
+ */
+const seconds = (maxSeconds: number) =>
+  z.union([z.number(), z.string()]).superRefine((v, ctx) => {
+    const s = parseDurationSeconds(v);
+    if (s === undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a positive number of seconds, got ${JSON.stringify(v)}` });
+    else if (s > maxSeconds) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected at most ${formatSeconds(maxSeconds)} (${maxSeconds} s), got ${JSON.stringify(v)}` });
+  });
+
+const positiveInt = (what: string, max = Number.MAX_SAFE_INTEGER, maxLabel?: string) =>
   z.unknown().superRefine((v, ctx) => {
     if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a positive integer (${what}), got ${JSON.stringify(v)}` });
+    } else if (v > max) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected at most ${max} (${what}${maxLabel ? `, ${maxLabel}` : ''}), got ${JSON.stringify(v)}` });
     }
   }) as unknown as z.ZodType<number>;
+
+/** A duration in integer milliseconds, bounded like `seconds`. */
+const millis = (maxSeconds: number) => positiveInt('milliseconds', maxSeconds * 1000, formatSeconds(maxSeconds));
+/** A duration in integer seconds, bounded like `seconds`. */
+const intSeconds = (maxSeconds: number) => positiveInt('seconds', maxSeconds, formatSeconds(maxSeconds));
 
 const nonNegativeInt = (what: string) =>
   z.unknown().superRefine((v, ctx) => {
@@ -66,9 +82,9 @@ export const sandboxSchema = z
     exec: z
       .object({
         envAllow: z.array(z.string()).optional(),
-        timeoutMs: positiveInt('milliseconds').optional(),
+        timeoutMs: millis(24 * H).optional(),
         maxOutputBytes: positiveInt('bytes').optional(),
-        cpuSeconds: positiveInt('seconds').optional(),
+        cpuSeconds: intSeconds(24 * H).optional(),
         addressSpaceMb: positiveInt('MiB').optional(),
         processes: positiveInt('processes').optional(),
         fileSizeMb: positiveInt('MiB').optional(),
@@ -83,8 +99,8 @@ export const profileSchema = z
     runtime: z.enum(['thread', 'thread-bound', 'session']).default('thread-bound'),
     model: z.string().min(1).optional(),
     'auto-destroy': z.boolean().default(true),
-    timeout: seconds.optional(),
-    'max-duration': seconds.optional(),
+    timeout: seconds(24 * H).optional(),
+    'max-duration': seconds(24 * H).optional(),
     'max-concurrent': positiveInt('concurrent runs').optional(),
     deterministic: z.boolean().default(false),
     entry: z.string().min(1).optional(),
@@ -99,7 +115,7 @@ export const profileSchema = z
     trustLevel: z.enum(['trusted', 'limited', 'restricted']).optional(),
     capabilities: z.array(z.string()).optional(),
     session: z
-      .object({ idleTimeout: seconds.optional(), maxAge: seconds.optional() })
+      .object({ idleTimeout: seconds(24 * H).optional(), maxAge: seconds(7 * D).optional() })
       .strict()
       .optional(),
     tools: z
@@ -123,15 +139,20 @@ export const secretSchema = z
     rotation: z
       .string()
       .superRefine((v, ctx) => {
-        if (!parseRotation(v)) {
+        const r = parseRotation(v);
+        if (!r) {
           ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected hourly, daily, weekly, monthly, a duration like "36h" or a cron expression, got ${JSON.stringify(v)}` });
+        } else if (r.kind === 'interval' && r.seconds > 366 * D) {
+          ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected at most 366d between rotations, got ${JSON.stringify(v)}` });
+        } else if (r.kind === 'cron' && rotationMaxIntervalSeconds(r) === 0) {
+          ctx.addIssue({ code: z.ZodIssueCode.custom, message: `the cron expression ${JSON.stringify(v)} never fires within a year` });
         }
       })
       .optional(),
     agents: z.array(z.string().min(1)).optional(),
     allowedHosts: z.array(z.string().min(1)).optional(),
-    gracePeriod: seconds.optional(),
-    cacheTtl: seconds.optional(),
+    gracePeriod: seconds(30 * D).optional(),
+    cacheTtl: seconds(24 * H).optional(),
     // connection settings, per source
     env: z.string().optional(),
     file: z.string().optional(),
@@ -139,7 +160,7 @@ export const secretSchema = z
     command: z.string().optional(),
     args: z.array(z.string()).optional(),
     id: z.string().optional(),
-    timeoutMs: positiveInt('milliseconds').optional(),
+    timeoutMs: millis(10 * 60).optional(),
     address: z.string().optional(),
     namespace: z.string().optional(),
     mount: z.string().optional(),
@@ -171,7 +192,7 @@ const modelProviderSchema = z
     apiKeyEnv: z.string().min(1).optional(),
     /** Name of a secret under `secrets` holding the API key. */
     apiKeySecret: z.string().min(1).optional(),
-    timeoutMs: positiveInt('milliseconds').optional(),
+    timeoutMs: millis(H).optional(),
     headers: z.record(z.string()).optional(),
   })
   .strict();
@@ -189,7 +210,9 @@ export const monitoringSchema = z
       .object({
         enabled: z.boolean().default(true),
         sampleWindow: z.string().superRefine((v, ctx) => {
-          if (parseDurationSeconds(v) === undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a window such as "1-hour" or "15m", got ${JSON.stringify(v)}` });
+          const s = parseDurationSeconds(v);
+          if (s === undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a window such as "1-hour" or "15m", got ${JSON.stringify(v)}` });
+          else if (s > 30 * D) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected at most 30d (${30 * D} s), got ${JSON.stringify(v)}` });
         }).default('1-hour'),
         alertThreshold: z
           .object({ statisticalDeviation: z.number().positive().default(3), anomalyScore: z.number().min(0).max(1).default(0.8) })
@@ -234,8 +257,8 @@ export const zeroTrustSchema = z
       .strict()
       .default({}),
     rateLimit: z.object({ requestsPerSecond: z.number().positive().default(20), burst: positiveInt('requests').default(40) }).strict().optional(),
-    clockSkewSeconds: positiveInt('seconds').optional(),
-    sessionTokenTtl: seconds.optional(),
+    clockSkewSeconds: intSeconds(H).optional(),
+    sessionTokenTtl: seconds(24 * H).optional(),
   })
   .strict();
 
@@ -244,7 +267,15 @@ export const gatewaySchema = z
     host: z.string().min(1).optional(),
     port: z.number().int().min(0).max(65535).optional(),
     bodyLimitBytes: positiveInt('bytes').optional(),
-    shutdownGraceSeconds: seconds.optional(),
+    shutdownGraceSeconds: seconds(H).optional(),
+    /** Open connections beyond this are refused (each holds a file descriptor). */
+    maxConnections: positiveInt('connections', 1_000_000).optional(),
+    /** A client must have sent its request headers within this long after connecting (slowloris). */
+    headersTimeout: seconds(5 * 60).optional(),
+    /** ...and the whole request (body included) within this long. */
+    requestTimeout: seconds(H).optional(),
+    /** An idle keep-alive connection is closed after this long. */
+    keepAliveTimeout: seconds(10 * 60).optional(),
     tls: z.object({ cert: z.string().optional(), key: z.string().optional(), auto: z.boolean().optional() }).strict().optional(),
   })
   .strict();
@@ -261,9 +292,9 @@ export const rootSchema = z
     security: z.object({ zeroTrust: zeroTrustSchema.optional() }).strict().optional(),
     audit: z
       .object({
-        retentionDays: positiveInt('days').optional(),
+        retentionDays: positiveInt('days', 36_500, '100 years').optional(),
         checkpointEvery: positiveInt('events').optional(),
-        checkpointSeconds: positiveInt('seconds').optional(),
+        checkpointSeconds: intSeconds(D).optional(),
       })
       .strict()
       .optional(),

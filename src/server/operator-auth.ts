@@ -4,6 +4,7 @@
  * `admin`. Agent credentials (signatures, session tokens) never work here. Refusals are recorded.
  */
 import type { FastifyRequest } from 'fastify';
+import { markAuthenticated } from '../audit/index.js';
 import { ClawguardError } from '../errors/index.js';
 import { hasScope, type OperatorIdentity, type OperatorTokens, type Rejection, type Scope } from '../identity/index.js';
 
@@ -37,6 +38,8 @@ export class OperatorAuth {
     }
     const who = this.check(m[1]);
     if (!who) return fail('unauthenticated', 'operator token not accepted');
+    // From here a refusal (scope) is an authenticated operator's: recorded on its own, never aggregated.
+    markAuthenticated();
     if (!hasScope(who.scopes, scope)) return fail('insufficient_scope', `this operator token has scope ${who.scopes.join(', ')}; ${req.method} ${req.url.split('?')[0]} needs ${scope}`);
     return who;
   }

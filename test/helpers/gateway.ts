@@ -39,9 +39,10 @@ export function writeAgent(dir: string, name: string, code: string): string {
   return p;
 }
 
-export async function startGateway(rawConfig: unknown, opts: { logLines?: unknown[] } = {}): Promise<TestGateway> {
+/** `extraTools`: names of tools the test registers itself, which the config may then name. */
+export async function startGateway(rawConfig: unknown, opts: { logLines?: unknown[]; extraTools?: string[] } = {}): Promise<TestGateway> {
   const dir = tempDir();
-  const config = parseConfig(rawConfig, join(dir, 'clawguard.json'));
+  const config = parseConfig(rawConfig, join(dir, 'clawguard.json'), opts.extraTools ? { extraTools: opts.extraTools } : {});
   const logger = opts.logLines
     ? pino({ level: 'debug' }, { write: (s: string) => void opts.logLines!.push(JSON.parse(s)) })
     : pino({ level: 'silent' });
