@@ -19,6 +19,7 @@ import { AuditLog, isAuthenticated, RejectionAuditor, telemetryFromConfig } from
 import { errorShape } from '../errors/index.js';
 import { CedarDecisionPoint, watchPolicyDir } from '../policy/index.js';
 import { buildApp } from './app.js';
+import { watchAuditRecovery } from './audit-recovery.js';
 import { Connections } from './connections.js';
 import { RejectionAggregator } from './rejection-aggregator.js';
 import { registerAuditRoutes } from './routes/audit.js';
@@ -81,6 +82,7 @@ export class Gateway {
   /** Rejections of unauthenticated requests: bounded however many arrive. */
   readonly rejections: RejectionAggregator;
   private readonly connections = new Connections();
+  private stopAuditRecovery: (() => void) | undefined;
   readonly identity: IdentityService;
   readonly sandboxes: SandboxDirectory;
   /** The instance factories the runtime uses; status asks these same ones. */
@@ -251,6 +253,7 @@ export class Gateway {
     }
     this.warnUnknownSecretAgents();
     this.storeHealth.start();
+    this.stopAuditRecovery = watchAuditRecovery({ audit: () => this.auditLog.status() as { ok: boolean; reason?: unknown }, storeWritable: () => this.storeHealth.status().ok, sink: () => this.audit, log: this.log.child({ component: 'audit' }) });
     await this.secrets.start();
     this.pdp.load();
     this.stopPolicyWatch = watchPolicyDir(this.pdp.localDir.dir, () => void this.reloadPolicies('watch'));
@@ -310,6 +313,7 @@ export class Gateway {
       this.connections.finish();
       await closing;
       this.storeHealth.stop();
+      this.stopAuditRecovery?.();
       await this.rejections.close().catch(() => undefined);
       try {
         rmSync(join(this.opts.stateDir, 'gateway.json'), { force: true });
