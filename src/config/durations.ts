@@ -61,8 +61,9 @@ export function rotationMaxIntervalSeconds(r: RotationSchedule, from = new Date(
   return max;
 }
 
-/** "24h", "7d", "90s": the shortest exact spelling of a number of seconds, for messages. */
+/** "24h", "7d", "10m", "90s": a number of seconds as people write it, for messages. */
 export function formatSeconds(s: number): string {
-  for (const [unit, n] of [['w', 604800], ['d', 86400], ['h', 3600], ['m', 60]] as const) if (s >= n && s % n === 0) return `${s / n}${unit}`;
+  if (s >= 2 * 86400 && s % 86400 === 0) return `${s / 86400}d`;
+  for (const [unit, n] of [['h', 3600], ['m', 60]] as const) if (s >= n && s % n === 0) return `${s / n}${unit}`;
   return `${s}s`;
 }

@@ -117,3 +117,25 @@ test('a store write that fails for another reason is 500 internal, with no detai
     inject.close();
   }
 });
+
+test('while audit records cannot be written (store fine), /healthz says degraded and /readyz not ready with the reason; both come back by themselves', async () => {
+  await waitFor(async () => (await get('/readyz')).status === 200); // the full database of the test before
+  const inject = new Database(dbFile());
+  inject.exec("CREATE TRIGGER test_audit_fails BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'disk I/O error (injected)'); END;");
+  try {
+    const r = await g.call('POST', '/v1/runs?wait=1', { profile: 'ok', input: 4 });
+    assert.equal(r.json.state, 'rejected', 'every action is denied');
+    const ready = await get('/readyz');
+    assert.equal(ready.status, 503);
+    assert.match(ready.json.reasons.audit, /injected/);
+    assert.equal(ready.json.reasons.store, undefined, 'the store itself is writable');
+    const h = await get('/healthz');
+    assert.equal(h.status, 200);
+    assert.equal(h.json.status, 'degraded');
+    assert.match(h.json.degraded.audit, /injected/);
+  } finally {
+    inject.exec('DROP TRIGGER test_audit_fails');
+    inject.close();
+  }
+  await waitFor(async () => (await get('/readyz')).status === 200);
+});
