@@ -1,7 +1,7 @@
 /** The HTTP surface (fastify): health, metrics, status, runs. Errors are JSON, never a stack. */
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { RejectionAuditor } from '../audit/index.js';
+import { isAuthenticated, markAuthenticated, RejectionAuditor } from '../audit/index.js';
 import { ClawguardError, errorShape } from '../errors/index.js';
 import type { Metrics } from '../monitor/index.js';
 import type { AuditSink } from '../pipeline/index.js';
@@ -80,6 +80,9 @@ export function buildApp(d: AppDeps): FastifyInstance {
     app.addHook('onRequest', (_req, _reply, done) => r.begin(done));
     app.addHook('onSend', async (req, reply, payload) => {
       if (reply.statusCode >= 400 && (req.routeOptions?.config as { rejectionAudit?: boolean } | undefined)?.rejectionAudit !== false && !r.recorded()) {
+        // A request refused before anything checked its credential (a 404, a malformed body) is an
+        // operator's when it carries a valid operator token: recorded on its own, not aggregated.
+        if (!isAuthenticated() && d.auth.identify(req)) markAuthenticated();
         await r.record({ method: req.method, path: req.url.split('?')[0]!, status: reply.statusCode, ...RejectionAuditor.errorOf(payload), ...(req.routeOptions?.url ? { route: req.routeOptions.url } : {}), ...(req.socket.remoteAddress ? { remoteAddress: req.socket.remoteAddress } : {}) });
       }
       return payload;

@@ -23,6 +23,13 @@ export class OperatorAuth {
     return this.tokens.authenticate(presented);
   }
 
+  /** The operator whose token the request carries, if it is accepted; nothing is recorded (for requests that never needed one, a 404 say). */
+  identify(req: FastifyRequest): OperatorIdentity | undefined {
+    const h = req.headers.authorization;
+    const m = typeof h === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(h) : null;
+    return m ? this.check(m[1]) : undefined;
+  }
+
   /** Throws unauthenticated (401) or insufficient_scope (403). Without a scope, admin is required (fail closed). */
   require(req: FastifyRequest, scope: Scope = 'admin'): OperatorIdentity {
     const fail = (code: string, message: string): never => {
