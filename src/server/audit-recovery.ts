@@ -16,18 +16,23 @@ export interface AuditRecoveryDeps {
 }
 
 export function watchAuditRecovery(d: AuditRecoveryDeps): () => void {
+  const every = d.everyMs ?? 1000;
   let since: string | undefined;
   let reason: unknown;
   let trying = false;
+  // A log that stays unwritable (its file cannot be opened, say) is tried ever less often.
+  let backoff = every;
+  let nextTry = 0;
   const tick = () => {
     const s = d.audit();
     if (s.ok) {
       since = undefined;
+      backoff = every;
       return;
     }
     since ??= new Date().toISOString();
     reason = s.reason ?? reason;
-    if (trying || s.reason === 'closed' || !d.storeWritable()) return;
+    if (trying || s.reason === 'closed' || Date.now() < nextTry || !d.storeWritable()) return;
     trying = true;
     d.sink()
       .record({ type: 'audit.recovered', action: 'audit.recovered', resource: 'audit', payload: { unavailableSince: since, reason: String(reason ?? 'unknown').slice(0, 500) } })
@@ -35,12 +40,16 @@ export function watchAuditRecovery(d: AuditRecoveryDeps): () => void {
         () => {
           d.log.info({ unavailableSince: since }, 'the audit log is writable again');
           since = undefined;
+          backoff = every;
         },
-        () => undefined,
+        () => {
+          nextTry = Date.now() + backoff;
+          backoff = Math.min(backoff * 2, 30_000);
+        },
       )
       .finally(() => (trying = false));
   };
-  const timer = setInterval(tick, d.everyMs ?? 1000);
+  const timer = setInterval(tick, every);
   timer.unref();
   return () => clearInterval(timer);
 }

@@ -17,7 +17,7 @@ import { redactingAuditSink, redactingLogger, SecretRedactor, SecretsBroker } fr
 import { IdentityService, registeredAgentIds } from '../identity/index.js';
 import { AuditLog, isAuthenticated, RejectionAuditor, telemetryFromConfig } from '../audit/index.js';
 import { errorShape } from '../errors/index.js';
-import { CedarDecisionPoint, watchPolicyDir } from '../policy/index.js';
+import { CedarDecisionPoint, type ReloadResult, watchPolicyDir } from '../policy/index.js';
 import { buildApp } from './app.js';
 import { watchAuditRecovery } from './audit-recovery.js';
 import { Connections } from './connections.js';
@@ -75,7 +75,7 @@ export class Gateway {
   private stopPolicyWatch: (() => void) | undefined;
   private readonly onSighup = () => {
     this.log.info({ signal: 'SIGHUP' }, 'reloading local policies');
-    void this.reloadPolicies('sighup');
+    this.reloadOnSignal('sighup');
   };
   /** Whether the store can be written (probed off the request path; see /readyz). */
   readonly storeHealth: StoreHealth;
@@ -202,18 +202,21 @@ export class Gateway {
   }
 
   /**
-   * Reload local policies (SIGHUP, a change in the policy dir) like every operator change: the
-   * request is recorded first, and refused (the current set stays) if it cannot be; the outcome
-   * is recorded by onReload.
+   * Reload local policies like every operator change: the request is recorded first, and refused
+   * (audit_unavailable; the current set stays in force) if it cannot be; onReload records the outcome.
+   * `subject`: who asked (an operator's name for the API).
    */
-  async reloadPolicies(trigger: 'sighup' | 'watch'): Promise<void> {
+  async reloadPolicies(trigger: 'sighup' | 'watch' | 'api', subject: string = trigger === 'sighup' ? 'signal:SIGHUP' : 'policy-dir'): Promise<ReloadResult> {
     try {
-      await this.audit.record({ type: 'policy.reload.requested', subject: trigger === 'sighup' ? 'signal:SIGHUP' : 'policy-dir', action: 'policy.reload', resource: this.pdp.localDir.dir ?? 'policies', decision: 'allow', payload: { trigger } });
+      await this.audit.record({ type: 'policy.reload.requested', subject, action: 'policy.reload', resource: this.pdp.localDir.dir ?? 'policies', decision: 'allow', payload: { trigger } });
     } catch (e) {
-      this.log.error({ trigger, err: errorShape(e).message }, 'policy reload refused: the audit record could not be written; the current policies stay in force');
-      return;
+      throw new ClawguardError('audit_unavailable', `policy reload refused: the audit record could not be written (${errorShape(e).message}); the current policies stay in force`, { cause: e });
     }
-    this.pdp.reload();
+    return this.pdp.reload();
+  }
+
+  private reloadOnSignal(trigger: 'sighup' | 'watch'): void {
+    this.reloadPolicies(trigger).catch((e: unknown) => this.log.error({ trigger, err: errorShape(e).message }, errorShape(e).message));
   }
 
   status(): Record<string, unknown> {
@@ -256,7 +259,7 @@ export class Gateway {
     this.stopAuditRecovery = watchAuditRecovery({ audit: () => this.auditLog.status() as { ok: boolean; reason?: unknown }, storeWritable: () => this.storeHealth.status().ok, sink: () => this.audit, log: this.log.child({ component: 'audit' }) });
     await this.secrets.start();
     this.pdp.load();
-    this.stopPolicyWatch = watchPolicyDir(this.pdp.localDir.dir, () => void this.reloadPolicies('watch'));
+    this.stopPolicyWatch = watchPolicyDir(this.pdp.localDir.dir, () => this.reloadOnSignal('watch'));
     process.on('SIGHUP', this.onSighup);
     this.app = buildApp({
       runs: this.runs,

@@ -5,6 +5,7 @@
  * their revocation, session revocation. A change that fails after its record is recorded as failed.
  */
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { readEvents } from '../../src/audit/index.js';
@@ -14,8 +15,9 @@ import { startGateway, type TestGateway, waitFor } from '../helpers/gateway.js';
 import { mulberry32 } from '../helpers/prng.js';
 
 let g: TestGateway;
+const logLines: any[] = [];
 before(async () => {
-  g = await startGateway({ agents: { tools: { tools: { allow: ['system.time'] }, warmPool: 0 } } });
+  g = await startGateway({ agents: { tools: { tools: { allow: ['system.time'] }, warmPool: 0 } } }, { logLines });
   // the start-up's own record (the first policy load) is written before the tests look
   await waitFor(() => readEvents(g.gw.auditLog.database!, { type: 'policy.reload' }).length > 0);
 });
@@ -167,4 +169,27 @@ test('a change that fails after its record is recorded as failed, tied to the re
   assert.equal(failed.payload!.change, 'identity.operator_token.created');
   assert.match(String(failed.payload!.message), /token store failure/);
   assert.ok(!(await g.call('GET', '/v1/operator-tokens')).json.tokens.some((x: { name: string }) => x.name === 'half-made'));
+});
+
+test('a policy reload (SIGHUP, the API entry point) is recorded before it takes effect, and refused when it cannot be', async () => {
+  const policies = join(g.dir, 'state', 'policies');
+  await withAuditBroken(async () => {
+    // the policy dir's watcher and SIGHUP both ask; both are refused
+    writeFileSync(join(policies, 'deny-time.cedar'), '@id("no-time") forbid(principal, action == Action::"system.time", resource);');
+    await waitFor(() => logLines.some((l) => l.trigger === 'watch' && /policy reload refused: the audit record could not be written/.test(l.msg)));
+    process.kill(process.pid, 'SIGHUP');
+    await waitFor(() => logLines.some((l) => l.trigger === 'sighup' && /policy reload refused: the audit record could not be written/.test(l.msg)));
+    await assert.rejects(g.gw.reloadPolicies('api', 'operator'), (e: Error & { code?: string }) => e.code === 'audit_unavailable');
+  });
+  assert.equal((g.gw.pdp.status().policies as { local: number }).local, 0, 'the new file is not in force');
+  const before = lastSeq();
+  const r = await g.gw.reloadPolicies('api', 'operator');
+  assert.equal(r.ok, true);
+  assert.equal((g.gw.pdp.status().policies as { local: number }).local, 1);
+  await waitFor(() => eventsAfter(before).some((e) => e.type === 'policy.reload'));
+  const events = eventsAfter(before);
+  assert.deepEqual(events.map((e) => e.type).slice(0, 2), ['policy.reload.requested', 'policy.reload']);
+  assert.equal(events[0]!.subject, 'operator');
+  writeFileSync(join(policies, 'deny-time.cedar'), '');
+  await g.gw.reloadPolicies('api', 'operator');
 });
