@@ -6,6 +6,7 @@
  * and recovers by itself.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { request } from 'undici';
@@ -138,4 +139,24 @@ test('while audit records cannot be written (store fine), /healthz says degraded
     inject.close();
   }
   await waitFor(async () => (await get('/readyz')).status === 200);
+});
+
+test('an immutable store file (chattr +i, even for root) is 503 store_unavailable, never a 500; the gateway recovers when it is writable again', async (t) => {
+  await waitFor(async () => (await get('/readyz')).status === 200);
+  const files = [dbFile(), `${dbFile()}-wal`];
+  const set = spawnSync('chattr', ['+i', ...files], { encoding: 'utf8' });
+  if (set.status !== 0) return t.skip(`chattr +i is not available here: ${(set.stderr || set.error?.message || '').trim()}`);
+  try {
+    const r = await g.call('POST', '/v1/runs', { profile: 'ok', input: 5 });
+    assert.equal(r.status, 503, r.text);
+    assert.equal(r.json.error.code, 'store_unavailable');
+    assert.match(r.json.error.message, /SQLITE_(READONLY|IOERR|CANTOPEN)/);
+    const ready = await get('/readyz');
+    assert.equal(ready.status, 503);
+    assert.match(ready.json.reasons.store, /SQLITE_(READONLY|IOERR|CANTOPEN)/);
+  } finally {
+    spawnSync('chattr', ['-i', ...files]);
+  }
+  await waitFor(async () => (await get('/readyz')).status === 200);
+  assert.equal((await g.call('POST', '/v1/runs?wait=1', { profile: 'ok', input: 6 })).json.state, 'succeeded');
 });
