@@ -6,22 +6,22 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
-import { secretAgentProblems, setLongTimeout, TOOL_CATALOG, type ClawguardConfig } from '../config/index.js';
-import { ClawguardError } from '../errors/index.js';
+import { setLongTimeout, type ClawguardConfig } from '../config/index.js';
+import { ClawguardError, errorShape } from '../errors/index.js';
 import { Metrics } from '../monitor/index.js';
 import { BasicContextProvider, Pipeline, type AuditSink, type DecisionPoint, type Principal, type PrincipalVerifier } from '../pipeline/index.js';
 import { IsolateFactory, ProcessFactory, RunManager } from '../runtime/index.js';
 import { ensureStateDir, failFastOnLocks, newToken, openStore, operatorTokenPath, readOrCreateSecretFile, type Store, StoreHealth } from '../store/index.js';
 import { execRunTool, fsTools, httpFetchTool, modelChatTool, SandboxDirectory, systemTimeTool, ToolRegistry } from '../tools/index.js';
 import { redactingAuditSink, redactingLogger, SecretRedactor, SecretsBroker } from '../secrets/index.js';
-import { IdentityService, registeredAgentIds } from '../identity/index.js';
+import { IdentityService } from '../identity/index.js';
 import { AuditLog, isAuthenticated, RejectionAuditor, telemetryFromConfig } from '../audit/index.js';
-import { errorShape } from '../errors/index.js';
 import { CedarDecisionPoint, type ReloadResult, watchPolicyDir } from '../policy/index.js';
 import { buildApp } from './app.js';
 import { watchAuditRecovery } from './audit-recovery.js';
 import { Connections } from './connections.js';
 import { RejectionAggregator } from './rejection-aggregator.js';
+import { assertToolCatalog, warnUnknownSecretAgents } from './startup-checks.js';
 import { registerAuditRoutes } from './routes/audit.js';
 import { OperatorAuth, isLoopback } from './operator-auth.js';
 import { processIsolation } from './process-isolation.js';
@@ -118,7 +118,7 @@ export class Gateway {
     const telemetry = telemetryFromConfig(config.monitoring.telemetry, stateDir, config.source ? dirname(config.source) : process.cwd());
     this.auditLog = AuditLog.open({ stateDir, checkpointEvery: config.audit.checkpointEvery, checkpointSeconds: config.audit.checkpointSeconds, retentionDays: config.audit.retentionDays, registry: this.metrics.registry, log: this.log.child({ component: 'audit' }), ...(telemetry ? { telemetry } : {}) });
     this.audit = redactingAuditSink(this.auditLog, redactor);
-    this.rejections = new RejectionAggregator({ sink: () => this.audit, log: this.log.child({ component: 'identity' }) });
+    this.rejections = new RejectionAggregator({ sink: () => this.audit, log: this.log.child({ component: 'http' }) });
     this.identity = new IdentityService({ db: this.store.db, stateDir, zeroTrust: config.zeroTrust, profiles: () => config.agents, adminTokens: [this.token], log: this.log.child({ component: 'identity' }), audit: () => this.audit, floodGuard: this.rejections, authenticated: isAuthenticated });
     this.auth = new OperatorAuth(this.identity.operators, (r) => this.identity.recordRejection(r));
     const context = new BasicContextProvider();
@@ -179,26 +179,8 @@ export class Gateway {
       runIdentity: this.identity.runs,
     });
     runsRef.current = this.runs;
-    this.checkToolCatalog();
+    assertToolCatalog(this.tools.names());
     for (const db of [this.store.db, this.auditLog.database]) if (db) failFastOnLocks(db);
-  }
-
-  /** The built-in tools are exactly the catalogue the config was checked against: one list for both. */
-  private checkToolCatalog(): void {
-    const names = this.tools.names();
-    const off = [...names.filter((n) => !TOOL_CATALOG.includes(n)), ...TOOL_CATALOG.filter((n) => !names.includes(n))];
-    if (off.length) throw new ClawguardError('internal', `the built-in tools and TOOL_CATALOG (src/config/tools.ts) differ: ${off.join(', ')}`);
-  }
-
-  /** A secret granted to a name that is neither a profile nor a registered agent grants nothing: say so. */
-  private warnUnknownSecretAgents(): void {
-    let registered: Set<string>;
-    try {
-      registered = registeredAgentIds(this.store.db);
-    } catch {
-      return;
-    }
-    for (const p of secretAgentProblems(this.opts.config, registered).errors) this.log.warn({ path: p.path }, `${p.path}: ${p.message}; register the agent, or fix the name (clawguard config check)`);
   }
 
   /**
@@ -254,7 +236,7 @@ export class Gateway {
       const problem = await RunManager.checkEntry(p);
       if (problem) this.log.warn({ profile: p.name }, `${problem}: its runs will fail until it exists`);
     }
-    this.warnUnknownSecretAgents();
+    warnUnknownSecretAgents(c, this.store.db, this.log);
     this.storeHealth.start();
     this.stopAuditRecovery = watchAuditRecovery({ audit: () => this.auditLog.status() as { ok: boolean; reason?: unknown }, storeWritable: () => this.storeHealth.status().ok, sink: () => this.audit, log: this.log.child({ component: 'audit' }) });
     await this.secrets.start();
