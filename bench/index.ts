@@ -1,7 +1,7 @@
 /** `npm run bench`: every area's figures beside their baselines, measured in this one run. */
 import { renderSection, type BenchSection } from './harness.js';
 
-const AREAS = ['runtime', 'identity', 'policy', 'audit', 'secrets', 'sandbox', 'scan'];
+const AREAS = ['runtime', 'identity', 'policy', 'audit', 'secrets', 'sandbox', 'scan', 'storage'];
 const only = process.argv.slice(2);
 
 const out: string[] = [`# clawguard benchmarks — ${new Date().toISOString()} — node ${process.version}, ${(await import('node:os')).cpus().length} cores`];

@@ -24,4 +24,4 @@ export { keyPaths, loadSigningKey, loadPublicKey, keyIdOf, stateDirPublicKey } f
 export { openAuditDb, readEvents, iterateEvents, lastSeqOf, type EventQuery } from './reader.js';
 export { verifyAuditLog, verifyAuditLogParallel, type VerifyResult, type VerifyOptions, type WitnessedHead } from './verify.js';
 export { buildInclusionProof, verifyInclusionProof, type InclusionProof, type ProofCheck } from './proof.js';
-export { RejectionAuditor, markAudited, type RejectedRequest } from './request-scope.js';
+export { RejectionAuditor, markAudited, markAuthenticated, isAuthenticated, type RejectedRequest, type RejectionFloodGuard } from './request-scope.js';

@@ -9,16 +9,13 @@
  */
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { intSeconds, positiveInt } from './bounded.js';
 
 const seconds = (min: number, max: number) =>
   z.unknown().superRefine((v, ctx) => {
     if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a number of seconds from ${min} to ${max}, got ${JSON.stringify(v)}` });
   }) as unknown as z.ZodType<number>;
 
-const positiveInt = (what: string) =>
-  z.unknown().superRefine((v, ctx) => {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a positive integer (${what}), got ${JSON.stringify(v)}` });
-  }) as unknown as z.ZodType<number>;
 
 const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):(\d{1,5})$/;
 
@@ -52,9 +49,9 @@ const witness = z
 
 export const auditSchema = z
   .object({
-    retentionDays: positiveInt('days').optional(),
+    retentionDays: positiveInt('days', 36_500, '100 years').optional(),
     checkpointEvery: positiveInt('events').optional(),
-    checkpointSeconds: positiveInt('seconds').optional(),
+    checkpointSeconds: intSeconds(86_400).optional(),
     witness: z.array(witness).max(16).optional(),
     /** How often the signed head is published to the witnesses when the log grew. */
     witnessSeconds: seconds(0.1, 3600).optional(),

@@ -60,3 +60,10 @@ export function rotationMaxIntervalSeconds(r: RotationSchedule, from = new Date(
   cron.stop();
   return max;
 }
+
+/** "24h", "7d", "10m", "90s": a number of seconds as people write it, for messages. */
+export function formatSeconds(s: number): string {
+  if (s >= 2 * 86400 && s % 86400 === 0) return `${s / 86400}d`;
+  for (const [unit, n] of [['h', 3600], ['m', 60]] as const) if (s >= n && s % n === 0) return `${s / n}${unit}`;
+  return `${s}s`;
+}

@@ -4,6 +4,10 @@ export { ConfigError, parseConfig, parseConfigText, loadConfigFile, findConfigFi
 export type { ConfigProblem } from './problems.js';
 export { didYouMean } from './problems.js';
 export { embeddedDefaults, STARTER_CONFIG } from './defaults.js';
-export { parseDurationSeconds, parseRotation, rotationMaxIntervalSeconds, type RotationSchedule } from './durations.js';
+export { formatSeconds, parseDurationSeconds, parseRotation, rotationMaxIntervalSeconds, type RotationSchedule } from './durations.js';
+export { MAX_TIMER_MS, setLongTimeout, type LongTimeout } from './timer.js';
+export { TOOL_CATALOG, toolGroups } from './tools.js';
+export { secretAgentProblems } from './references.js';
+export type { NormalizeOptions } from './normalize.js';
 export { DEFAULT_HOST, DEFAULT_PORT } from './normalize.js';
 export { VERSION } from './version.js';

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import JSON5 from 'json5';
 import { z } from 'zod';
 import { ClawguardError } from '../errors/index.js';
-import { normalize } from './normalize.js';
+import { normalize, type NormalizeOptions } from './normalize.js';
 import { type ConfigProblem, formatPath, problemsFromZod } from './problems.js';
 import { rootSchema } from './schema.js';
 import type { ClawguardConfig } from './types.js';
@@ -54,7 +54,7 @@ function unwrapOpenclaw(input: unknown, problems: ConfigProblem[]): { body: unkn
 }
 
 /** Validate an already-parsed config object. Throws ConfigError listing every problem. */
-export function parseConfig(input: unknown, source?: string): ClawguardConfig {
+export function parseConfig(input: unknown, source?: string, opts: NormalizeOptions = {}): ClawguardConfig {
   const problems: ConfigProblem[] = [];
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     throw new ConfigError([{ path: '(root)', message: `expected an object, got ${Array.isArray(input) ? 'an array' : JSON.stringify(input)}` }], source);
@@ -66,7 +66,7 @@ export function parseConfig(input: unknown, source?: string): ClawguardConfig {
     problems.push(...problemsFromZod(parsed.error.issues, body, prefix, knownKeysAt));
     throw new ConfigError(problems, source);
   }
-  const config = normalize(parsed.data, source, wrapped, problems);
+  const config = normalize(parsed.data, source, wrapped, problems, opts);
   if (problems.length > 0) throw new ConfigError(problems, source);
   return config;
 }

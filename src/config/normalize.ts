@@ -5,7 +5,8 @@ import { DEFAULT_AGENT_ENV } from '../sandbox/exec-env.js';
 import { normalizeAudit } from './audit-schema.js';
 import { parseDurationSeconds, parseRotation } from './durations.js';
 import { absolutePattern } from './path-patterns.js';
-import type { ConfigProblem } from './problems.js';
+import { type ConfigProblem, didYouMean } from './problems.js';
+import { TOOL_CATALOG, toolGroups } from './tools.js';
 import type { RawConfig, RawProfile, RawSandbox, RawSecret } from './schema.js';
 import type { ClawguardConfig, ProfileConfig, SandboxConfig, SecretConfig, SecretSource, ToolRule } from './types.js';
 
@@ -49,12 +50,23 @@ export function normalizeSandbox(raw: RawSandbox | undefined): SandboxConfig {
   };
 }
 
-/** Rules as objects; relative and `~` path patterns made absolute (see path-patterns.ts). */
-function toolRules(list: RawProfile['tools'] extends infer T ? (T extends { allow: infer A } ? A : never) : never, at: string, workspace: string | undefined, problems: ConfigProblem[]): ToolRule[] {
+export interface NormalizeOptions {
+  /** Tool names beyond the catalogue that rules may name (tools a test or an embedding registers itself). */
+  extraTools?: readonly string[];
+}
+
+/**
+ * Rules as objects. A rule naming a tool or group outside the catalogue never matches a call: a
+ * problem, with a did-you-mean. Relative and `~` path patterns are made absolute (see path-patterns.ts).
+ */
+function toolRules(list: RawProfile['tools'] extends infer T ? (T extends { allow: infer A } ? A : never) : never, at: string, known: readonly string[], workspace: string | undefined, problems: ConfigProblem[]): ToolRule[] {
   return (list as Array<string | ToolRule>).map((r, i) => {
-    if (typeof r === 'string') return { tool: r };
-    const rule = { ...r };
-    if (r.paths) {
+    const rule = typeof r === 'string' ? { tool: r } : { ...r };
+    if (!known.includes(rule.tool)) {
+      const hint = didYouMean(rule.tool, known);
+      problems.push({ path: `${at}[${i}]${typeof r === 'string' ? '' : '.tool'}`, message: `unknown tool ${JSON.stringify(rule.tool)}${hint ? ` (did you mean "${hint}"?)` : ''}; the gateway's tools are ${TOOL_CATALOG.join(', ')}, and groups such as "fs.*" or "*"` });
+    }
+    if (typeof r !== 'string' && r.paths) {
       rule.paths = r.paths.map((g, j) => {
         const a = absolutePattern(g, workspace);
         if ('problem' in a) problems.push({ path: `${at}[${i}].paths[${j}]`, message: `${JSON.stringify(g)} ${a.problem}` });
@@ -65,7 +77,7 @@ function toolRules(list: RawProfile['tools'] extends infer T ? (T extends { allo
   });
 }
 
-function normalizeProfile(name: string, p: RawProfile, globalSandbox: SandboxConfig, rawGlobalSandbox: RawSandbox | undefined, baseDir: string, problems: ConfigProblem[]): ProfileConfig {
+function normalizeProfile(name: string, p: RawProfile, globalSandbox: SandboxConfig, rawGlobalSandbox: RawSandbox | undefined, baseDir: string, knownTools: readonly string[], problems: ConfigProblem[]): ProfileConfig {
   const at = `agents.${name}`;
   const timeoutRaw = p.timeout ?? p['max-duration'];
   const timeoutSeconds = timeoutRaw === undefined ? 300 : parseDurationSeconds(timeoutRaw)!;
@@ -103,7 +115,7 @@ function normalizeProfile(name: string, p: RawProfile, globalSandbox: SandboxCon
       idleSeconds: parseDurationSeconds(p.session?.idleTimeout ?? 600)!,
       maxAgeSeconds: parseDurationSeconds(p.session?.maxAge ?? 3600)!,
     },
-    tools: { allow: toolRules(p.tools?.allow ?? [], `${at}.tools.allow`, workspace, problems), deny: toolRules(p.tools?.deny ?? [], `${at}.tools.deny`, workspace, problems) },
+    tools: { allow: toolRules(p.tools?.allow ?? [], `${at}.tools.allow`, knownTools, workspace, problems), deny: toolRules(p.tools?.deny ?? [], `${at}.tools.deny`, knownTools, workspace, problems) },
     sandbox,
     ...(workspace ? { workspace } : {}),
   };
@@ -125,11 +137,27 @@ function normalizeSecret(name: string, s: RawSecret): SecretConfig {
   };
 }
 
-export function normalize(raw: RawConfig, source: string | undefined, wrapped: boolean, problems: ConfigProblem[]): ClawguardConfig {
+/** Connection limits of the HTTP server; fastify's defaults (no cap, 72 s keep-alive, Node's 60 s header wait) do not fit a gateway. */
+function gatewayLimits(g: NonNullable<RawConfig['gateway']>, problems: ConfigProblem[]): Pick<ClawguardConfig['gateway'], 'maxConnections' | 'headersTimeoutMs' | 'requestTimeoutMs' | 'keepAliveTimeoutMs'> {
+  const ms = (v: string | number | undefined, dflt: number) => Math.round((v === undefined ? dflt : parseDurationSeconds(v)!) * 1000);
+  const limits = {
+    maxConnections: g.maxConnections ?? 1024,
+    headersTimeoutMs: ms(g.headersTimeout, 10),
+    requestTimeoutMs: ms(g.requestTimeout, 30),
+    keepAliveTimeoutMs: ms(g.keepAliveTimeout, 5),
+  };
+  // Node refuses a header timeout longer than the whole-request timeout.
+  if (limits.headersTimeoutMs > limits.requestTimeoutMs) problems.push({ path: 'gateway.headersTimeout', message: `expected at most gateway.requestTimeout (${limits.requestTimeoutMs / 1000} s), got ${limits.headersTimeoutMs / 1000} s` });
+  return limits;
+}
+
+export function normalize(raw: RawConfig, source: string | undefined, wrapped: boolean, problems: ConfigProblem[], opts: NormalizeOptions = {}): ClawguardConfig {
   const baseDir = source ? dirname(resolve(source)) : process.cwd();
   const sandbox = normalizeSandbox(raw.sandbox);
+  const tools = [...TOOL_CATALOG, ...(opts.extraTools ?? [])];
+  const knownTools = [...tools, ...toolGroups(tools)];
   const agents: Record<string, ProfileConfig> = {};
-  for (const [name, p] of Object.entries(raw.agents ?? {})) agents[name] = normalizeProfile(name, p, sandbox, raw.sandbox, baseDir, problems);
+  for (const [name, p] of Object.entries(raw.agents ?? {})) agents[name] = normalizeProfile(name, p, sandbox, raw.sandbox, baseDir, knownTools, problems);
   const secrets: Record<string, SecretConfig> = {};
   for (const [name, s] of Object.entries(raw.secrets ?? {})) secrets[name] = normalizeSecret(name, s);
   const models: ClawguardConfig['models'] = {};
@@ -148,6 +176,7 @@ export function normalize(raw: RawConfig, source: string | undefined, wrapped: b
       port: g.port ?? DEFAULT_PORT,
       bodyLimitBytes: g.bodyLimitBytes ?? 1024 * 1024,
       shutdownGraceSeconds: g.shutdownGraceSeconds === undefined ? 10 : parseDurationSeconds(g.shutdownGraceSeconds)!,
+      ...gatewayLimits(g, problems),
       ...(g.tls ? { tls: { ...(g.tls.cert ? { cert: resolve(baseDir, g.tls.cert) } : {}), ...(g.tls.key ? { key: resolve(baseDir, g.tls.key) } : {}), auto: g.tls.auto ?? false } } : {}),
     },
     agents,

@@ -36,7 +36,7 @@ export function editDistance(a: string, b: string): number {
   return dp[a.length]![b.length]!;
 }
 
-export function didYouMean(key: string, candidates: string[]): string | undefined {
+export function didYouMean(key: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestD = Infinity;
   for (const c of candidates) {

@@ -7,7 +7,8 @@ import { z } from 'zod';
 import { neverAgentSettable } from '../sandbox/exec-env.js';
 import { DESTINATION_LIST, hostPatternProblems, PRIVATE_LIST, SECRET_BINDING, type HostPatternOptions } from '../sandbox/host-pattern.js';
 import { auditSchema } from './audit-schema.js';
-import { parseDurationSeconds, parseRotation } from './durations.js';
+import { intSeconds, millis, nonNegativeInt, positiveInt, seconds } from './bounded.js';
+import { parseDurationSeconds, parseRotation, rotationMaxIntervalSeconds } from './durations.js';
 import { literalPathProblem } from './path-patterns.js';
 
 /** A list of host patterns (src/sandbox/host-pattern.ts): an entry that cannot be parsed names itself and why. */
@@ -16,25 +17,8 @@ const hostList = (o: HostPatternOptions) =>
     for (const p of hostPatternProblems(list, o)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [p.index], message: p.message });
   });
 
-const seconds = z.union([z.number(), z.string()]).superRefine((v, ctx) => {
-  if (parseDurationSeconds(v) === undefined) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a positive number of seconds, got ${JSON.stringify(v)}` });
-  }
-});
-
-const positiveInt = (what: string) =>
-  z.unknown().superRefine((v, ctx) => {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a positive integer (${what}), got ${JSON.stringify(v)}` });
-    }
-  }) as unknown as z.ZodType<number>;
-
-const nonNegativeInt = (what: string) =>
-  z.unknown().superRefine((v, ctx) => {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a non-negative integer (${what}), got ${JSON.stringify(v)}` });
-    }
-  }) as unknown as z.ZodType<number>;
+const H = 3600;
+const D = 86400;
 
 const toolRule = z.union([
   z.string().min(1),
@@ -103,9 +87,9 @@ export const sandboxSchema = z
         envAllow: z.array(z.string()).optional(),
         /** Variables agents may set in exec.run's `env` (default: locale, TZ, terminal size). */
         agentEnv: z.array(envName).optional(),
-        timeoutMs: positiveInt('milliseconds').optional(),
+        timeoutMs: millis(24 * H).optional(),
         maxOutputBytes: positiveInt('bytes').optional(),
-        cpuSeconds: positiveInt('seconds').optional(),
+        cpuSeconds: intSeconds(24 * H).optional(),
         addressSpaceMb: positiveInt('MiB').optional(),
         processes: positiveInt('processes').optional(),
         fileSizeMb: positiveInt('MiB').optional(),
@@ -120,8 +104,8 @@ export const profileSchema = z
     runtime: z.enum(['thread', 'thread-bound', 'session']).default('thread-bound'),
     model: z.string().min(1).optional(),
     'auto-destroy': z.boolean().default(true),
-    timeout: seconds.optional(),
-    'max-duration': seconds.optional(),
+    timeout: seconds(24 * H).optional(),
+    'max-duration': seconds(24 * H).optional(),
     'max-concurrent': positiveInt('concurrent runs').optional(),
     deterministic: z.boolean().default(false),
     entry: z.string().min(1).optional(),
@@ -136,7 +120,7 @@ export const profileSchema = z
     trustLevel: z.enum(['trusted', 'limited', 'restricted']).optional(),
     capabilities: z.array(z.string()).optional(),
     session: z
-      .object({ idleTimeout: seconds.optional(), maxAge: seconds.optional() })
+      .object({ idleTimeout: seconds(24 * H).optional(), maxAge: seconds(7 * D).optional() })
       .strict()
       .optional(),
     tools: z
@@ -160,16 +144,21 @@ export const secretSchema = z
     rotation: z
       .string()
       .superRefine((v, ctx) => {
-        if (!parseRotation(v)) {
+        const r = parseRotation(v);
+        if (!r) {
           ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected hourly, daily, weekly, monthly, a duration like "36h" or a cron expression, got ${JSON.stringify(v)}` });
+        } else if (r.kind === 'interval' && r.seconds > 366 * D) {
+          ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected at most 366d between rotations, got ${JSON.stringify(v)}` });
+        } else if (r.kind === 'cron' && rotationMaxIntervalSeconds(r) === 0) {
+          ctx.addIssue({ code: z.ZodIssueCode.custom, message: `the cron expression ${JSON.stringify(v)} never fires within a year` });
         }
       })
       .optional(),
     agents: z.array(z.string().min(1)).optional(),
     /** Where the secret may be sent: host (https, 443), host:port (https), scheme://host:port, *.domain. */
     allowedHosts: hostList(SECRET_BINDING).optional(),
-    gracePeriod: seconds.optional(),
-    cacheTtl: seconds.optional(),
+    gracePeriod: seconds(30 * D).optional(),
+    cacheTtl: seconds(24 * H).optional(),
     // connection settings, per source
     env: z.string().optional(),
     file: z.string().optional(),
@@ -177,7 +166,7 @@ export const secretSchema = z
     command: z.string().optional(),
     args: z.array(z.string()).optional(),
     id: z.string().optional(),
-    timeoutMs: positiveInt('milliseconds').optional(),
+    timeoutMs: millis(10 * 60).optional(),
     address: z.string().optional(),
     namespace: z.string().optional(),
     mount: z.string().optional(),
@@ -209,7 +198,7 @@ const modelProviderSchema = z
     apiKeyEnv: z.string().min(1).optional(),
     /** Name of a secret under `secrets` holding the API key. */
     apiKeySecret: z.string().min(1).optional(),
-    timeoutMs: positiveInt('milliseconds').optional(),
+    timeoutMs: millis(H).optional(),
     headers: z.record(z.string()).optional(),
   })
   .strict();
@@ -227,7 +216,9 @@ export const monitoringSchema = z
       .object({
         enabled: z.boolean().default(true),
         sampleWindow: z.string().superRefine((v, ctx) => {
-          if (parseDurationSeconds(v) === undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a window such as "1-hour" or "15m", got ${JSON.stringify(v)}` });
+          const s = parseDurationSeconds(v);
+          if (s === undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a window such as "1-hour" or "15m", got ${JSON.stringify(v)}` });
+          else if (s > 30 * D) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected at most 30d (${30 * D} s), got ${JSON.stringify(v)}` });
         }).default('1-hour'),
         alertThreshold: z
           .object({ statisticalDeviation: z.number().positive().default(3), anomalyScore: z.number().min(0).max(1).default(0.8) })
@@ -272,8 +263,8 @@ export const zeroTrustSchema = z
       .strict()
       .default({}),
     rateLimit: z.object({ requestsPerSecond: z.number().positive().default(20), burst: positiveInt('requests').default(40) }).strict().optional(),
-    clockSkewSeconds: positiveInt('seconds').optional(),
-    sessionTokenTtl: seconds.optional(),
+    clockSkewSeconds: intSeconds(H).optional(),
+    sessionTokenTtl: seconds(24 * H).optional(),
   })
   .strict();
 
@@ -282,7 +273,15 @@ export const gatewaySchema = z
     host: z.string().min(1).optional(),
     port: z.number().int().min(0).max(65535).optional(),
     bodyLimitBytes: positiveInt('bytes').optional(),
-    shutdownGraceSeconds: seconds.optional(),
+    shutdownGraceSeconds: seconds(H).optional(),
+    /** Open connections beyond this are refused (each holds a file descriptor). */
+    maxConnections: positiveInt('connections', 1_000_000).optional(),
+    /** A client must have sent its request headers within this long after connecting (slowloris). */
+    headersTimeout: seconds(5 * 60).optional(),
+    /** ...and the whole request (body included) within this long. */
+    requestTimeout: seconds(H).optional(),
+    /** An idle keep-alive connection is closed after this long. */
+    keepAliveTimeout: seconds(10 * 60).optional(),
     tls: z.object({ cert: z.string().optional(), key: z.string().optional(), auto: z.boolean().optional() }).strict().optional(),
   })
   .strict();

@@ -119,6 +119,13 @@ export interface GatewayConfig {
   port: number;
   bodyLimitBytes: number;
   shutdownGraceSeconds: number;
+  /** Open connections beyond this are refused. */
+  maxConnections: number;
+  /** Time a client has to send its request headers, then the whole request. */
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
   tls?: { cert?: string; key?: string; auto: boolean };
 }
 

@@ -51,6 +51,12 @@ export function parseScopes(v: unknown): Scope[] {
   return [...new Set(list as Scope[])];
 }
 
+export interface TokenRequest {
+  name: string;
+  scopes: Scope[];
+  expires: string | null;
+}
+
 export class OperatorTokens {
   private readonly admin: Buffer[];
   private readonly q;
@@ -95,13 +101,29 @@ export class OperatorTokens {
 
   /** Creates a token; the secret is returned once and never stored. */
   create(o: { name: string; scopes: unknown; expires?: string | number }): OperatorTokenInfo & { token: string } {
+    return this.insert(this.validate(o));
+  }
+
+  /** Every check a new token must pass, without storing anything: the request in the form it will be stored. */
+  validate(o: { name: unknown; scopes: unknown; expires?: string | number }): TokenRequest {
     if (typeof o.name !== 'string' || !/^[\w .:@-]{1,80}$/.test(o.name)) throw new ClawguardError('bad_request', 'name: 1-80 characters of letters, digits, space and _ . : @ -');
     const scopes = parseScopes(o.scopes);
+    const expires = o.expires !== undefined ? parseExpiry(o.expires, this.now()) : null;
+    return { name: o.name, scopes, expires };
+  }
+
+  /** Stores a validated request under a fresh id and secret. */
+  insert(r: TokenRequest): OperatorTokenInfo & { token: string } {
     const id = randomBytes(8).toString('hex');
     const token = `cg_opt_${id}.${randomBytes(32).toString('base64url')}`;
-    const expires = o.expires !== undefined ? parseExpiry(o.expires, this.now()) : null;
-    this.q.insert.run(id, o.name, digest(token), JSON.stringify(scopes), new Date(this.now()).toISOString(), expires);
+    this.q.insert.run(id, r.name, digest(token), JSON.stringify(r.scopes), new Date(this.now()).toISOString(), r.expires);
     return { ...this.view(this.q.get.get(id)!), token };
+  }
+
+  /** The token's record, or undefined. */
+  get(id: string): OperatorTokenInfo | undefined {
+    const r = this.q.get.get(id);
+    return r ? this.view(r) : undefined;
   }
 
   list(): OperatorTokenInfo[] {

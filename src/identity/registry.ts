@@ -67,14 +67,36 @@ export function validateAgentId(id: unknown): string {
   return id;
 }
 
-/** "30d" / 3600 / ISO instant → ISO instant in the future. */
+/** The furthest a credential's expiry may lie ahead: ten years (omit `expires` for none). */
+export const MAX_EXPIRY_SECONDS = 3650 * 86400;
+
+/** "30d" / 3600 / ISO instant → ISO instant in the future, at most MAX_EXPIRY_SECONDS ahead. */
 export function parseExpiry(v: string | number, nowMs: number, what = 'expires'): string {
   const secs = parseDurationSeconds(v);
-  if (secs !== undefined) return new Date(nowMs + secs * 1000).toISOString();
-  const t = typeof v === 'string' && /^\d{4}-\d{2}-\d{2}/.test(v) ? Date.parse(v) : NaN;
-  if (Number.isNaN(t)) throw new ClawguardError('bad_request', `${what}: expected a duration like "30d" or "12h", or an ISO 8601 date; got ${JSON.stringify(v)}`);
+  const t = secs !== undefined ? nowMs + secs * 1000 : typeof v === 'string' && /^\d{4}-\d{2}-\d{2}/.test(v) ? Date.parse(v) : NaN;
+  if (Number.isNaN(t)) throw new ClawguardError('bad_request', `${what}: expected a duration like "30d" or "12h", or an ISO 8601 date; got ${JSON.stringify(typeof v === 'string' ? v.slice(0, 80) : v)}`);
   if (t <= nowMs) throw new ClawguardError('bad_request', `${what}: ${JSON.stringify(v)} is in the past`);
+  // Also keeps the instant inside what a Date can hold (1e308 seconds is not a time).
+  if (t - nowMs > MAX_EXPIRY_SECONDS * 1000) throw new ClawguardError('bad_request', `${what}: at most 3650d (ten years) ahead; got ${JSON.stringify(typeof v === 'string' ? v.slice(0, 80) : v)} (omit ${what} for a credential that does not expire)`);
   return new Date(t).toISOString();
+}
+
+/** The ids in a store's agent registry (revoked ones included: ids are never reused). */
+export function registeredAgentIds(db: SqliteDb): Set<string> {
+  const has = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'identity_agents'").get();
+  if (!has) return new Set();
+  return new Set((db.prepare('SELECT agent_id FROM identity_agents').all() as Array<{ agent_id: string }>).map((r) => r.agent_id));
+}
+
+/** A registration that passed every check, in the form it will be stored. */
+export interface PreparedAgent {
+  agentId: string;
+  publicKeyPem: string;
+  fingerprint: string;
+  trustLevel: TrustLevel;
+  capabilities: string[];
+  profile: string | null;
+  expires: string | null;
 }
 
 export class AgentRegistry {
@@ -150,8 +172,13 @@ export class AgentRegistry {
   }
 
   register(input: RegisterInput): AgentIdentity {
+    return this.insert(this.prepare(input));
+  }
+
+  /** Every check a registration must pass (a taken id included), without storing anything. */
+  prepare(input: RegisterInput): PreparedAgent {
     const agentId = validateAgentId(input.agentId);
-    const alg = (input.signatureAlgorithm ?? 'ed25519').toLowerCase();
+    const alg = typeof input.signatureAlgorithm === 'string' ? input.signatureAlgorithm.toLowerCase() : input.signatureAlgorithm === undefined ? 'ed25519' : undefined;
     if (alg !== 'ed25519') throw new ClawguardError('bad_request', `signatureAlgorithm ${JSON.stringify(input.signatureAlgorithm)} is not supported (only ed25519)`);
     const trust = input.trustLevel ?? 'limited';
     if (!TRUST_LEVELS.includes(trust as TrustLevel)) throw new ClawguardError('bad_request', `trustLevel must be one of ${TRUST_LEVELS.join(', ')}; got ${JSON.stringify(trust)}`);
@@ -159,15 +186,20 @@ export class AgentRegistry {
     for (const c of caps) if (typeof c !== 'string' || !CAPABILITY.test(c)) throw new ClawguardError('bad_request', `capability ${JSON.stringify(c)} is not valid (letters, digits and . _ : * / -)`);
     const key = importPublicKey(input.publicKey, 'publicKey');
     const expires = input.expires !== undefined ? parseExpiry(input.expires, this.now()) : null;
-    const created = new Date(this.now()).toISOString();
+    if (this.q.get.get(agentId)) throw new ClawguardError('conflict', `agent "${agentId}" is already registered (ids are never reused, even after revocation)`);
+    return { agentId, publicKeyPem: publicKeyPem(key), fingerprint: keyThumbprint(key), trustLevel: trust as TrustLevel, capabilities: [...new Set(caps)], profile: input.profile ?? null, expires };
+  }
+
+  /** Stores a prepared registration. */
+  insert(a: PreparedAgent): AgentIdentity {
     try {
-      this.q.insert.run(agentId, publicKeyPem(key), keyThumbprint(key), 'ed25519', trust, JSON.stringify([...new Set(caps)]), input.profile ?? null, created, expires);
+      this.q.insert.run(a.agentId, a.publicKeyPem, a.fingerprint, 'ed25519', a.trustLevel, JSON.stringify(a.capabilities), a.profile, new Date(this.now()).toISOString(), a.expires);
     } catch (e) {
-      if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new ClawguardError('conflict', `agent "${agentId}" is already registered (ids are never reused, even after revocation)`);
+      if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new ClawguardError('conflict', `agent "${a.agentId}" is already registered (ids are never reused, even after revocation)`);
       throw e;
     }
-    this.rows.delete(agentId);
-    return this.get(agentId)!;
+    this.rows.delete(a.agentId);
+    return this.get(a.agentId)!;
   }
 
   private row(agentId: string): Row | undefined {

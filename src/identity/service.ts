@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { ProfileConfig, ZeroTrustConfig } from '../config/index.js';
 import { ClawguardError } from '../errors/index.js';
-import type { AuditSink, Principal } from '../pipeline/index.js';
+import type { AuditEventInput, AuditSink, Principal } from '../pipeline/index.js';
 import { operatorTokenPath, type SqliteDb } from '../store/index.js';
 import { AgentAuthenticator, ANONYMOUS_ID, assertUsable, type Rejection } from './authenticator.js';
 import { ed25519Status } from './ed25519.js';
@@ -28,6 +28,13 @@ export interface IdentityServiceOptions {
   log: Logger;
   /** Where rejections are recorded (resolved at each use, so the sink can be swapped). */
   audit: () => AuditSink;
+  /**
+   * Where rejections of requests that presented no accepted credential go instead (the gateway's
+   * flood guard: the first of a burst at once, the rest counted into one event per window).
+   */
+  floodGuard?: { record(event: AuditEventInput, from: { remoteAddress?: string; door: string; code: string }, logFields?: Record<string, unknown>): Promise<void> };
+  /** Whether the request being handled has already presented an accepted credential. */
+  authenticated?: () => boolean;
   now?: () => number;
   rotationGraceSeconds?: number;
 }
@@ -77,12 +84,14 @@ export class IdentityService {
    */
   recordRejection(r: Rejection): Promise<void> {
     this.rejections++;
+    const event: AuditEventInput = { type: 'request.rejected', ...(r.agentId ? { agentId: r.agentId } : {}), subject: r.agentId ?? 'unauthenticated', action: `${r.method} ${r.path}`, resource: r.path, decision: 'deny', payload: { code: r.code, message: r.message, door: r.door, ...(r.agentId ? { claimedAgentId: r.agentId } : {}), ...(r.remoteAddress ? { remoteAddress: r.remoteAddress } : {}) } };
+    if (this.o.floodGuard && !this.o.authenticated?.()) return this.o.floodGuard.record(event, { ...(r.remoteAddress ? { remoteAddress: r.remoteAddress } : {}), door: r.door, code: r.code }, { event: 'request.rejected', ...r });
     this.o.log.warn({ event: 'request.rejected', ...r }, `request rejected: ${r.code}`);
     const failed = (e: unknown) => this.o.log.error({ err: (e as Error).message, code: r.code }, 'audit of a rejected request failed');
     try {
       return this.o
         .audit()
-        .record({ type: 'request.rejected', ...(r.agentId ? { agentId: r.agentId } : {}), subject: r.agentId ?? 'unauthenticated', action: `${r.method} ${r.path}`, resource: r.path, decision: 'deny', payload: { code: r.code, message: r.message, door: r.door, ...(r.agentId ? { claimedAgentId: r.agentId } : {}), ...(r.remoteAddress ? { remoteAddress: r.remoteAddress } : {}) } })
+        .record(event)
         .then(() => undefined, failed);
     } catch (e) {
       failed(e);

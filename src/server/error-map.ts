@@ -1,5 +1,6 @@
 /** The one place where error codes become HTTP statuses. */
 import { ClawguardError } from '../errors/index.js';
+import { storeFault, storeUnavailable } from '../store/index.js';
 
 const STATUS: Record<string, number> = {
   bad_request: 400,
@@ -65,6 +66,9 @@ const FASTIFY: Record<string, { code: string; message?: string }> = {
 };
 
 export function toErrorBody(e: unknown): { status: number; body: { error: { code: string; message: string } }; retryAfter?: number } {
+  // A store fault surfaces as the SQLite error itself or as the cause of an internal one.
+  const fault = !(e instanceof ClawguardError) || e.code === 'internal' ? storeFault(e) : undefined;
+  if (fault) e = storeUnavailable(fault);
   if (e instanceof ClawguardError) {
     return { status: statusFor(e.code), body: { error: e.toJSON() }, ...(e.retryAfter !== undefined ? { retryAfter: e.retryAfter } : {}) };
   }

@@ -6,19 +6,23 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
-import type { ClawguardConfig } from '../config/index.js';
-import { ClawguardError } from '../errors/index.js';
+import { setLongTimeout, type ClawguardConfig } from '../config/index.js';
+import { ClawguardError, errorShape } from '../errors/index.js';
 import { Metrics } from '../monitor/index.js';
 import { BasicContextProvider, Pipeline, type AuditSink, type DecisionPoint, type Principal, type PrincipalVerifier } from '../pipeline/index.js';
 import { IsolateFactory, ProcessFactory, RunManager } from '../runtime/index.js';
-import { ensureStateDir, newToken, openStore, operatorTokenPath, readOrCreateSecretFile, type Store } from '../store/index.js';
+import { ensureStateDir, failFastOnLocks, newToken, openStore, operatorTokenPath, readOrCreateSecretFile, type Store, StoreHealth } from '../store/index.js';
 import { assertAgentsCannotReach, sandboxStatus } from '../sandbox/index.js';
 import { execRunTool, fsTools, httpFetchTool, modelChatTool, SandboxDirectory, systemTimeTool, ToolRegistry } from '../tools/index.js';
 import { redactingAuditSink, redactingLogger, SecretRedactor, SecretsBroker } from '../secrets/index.js';
 import { IdentityService } from '../identity/index.js';
-import { AuditLog, RejectionAuditor, telemetryFromConfig } from '../audit/index.js';
-import { CedarDecisionPoint, watchPolicyDir } from '../policy/index.js';
+import { AuditLog, isAuthenticated, RejectionAuditor, telemetryFromConfig } from '../audit/index.js';
+import { CedarDecisionPoint, type ReloadResult, watchPolicyDir } from '../policy/index.js';
 import { buildApp } from './app.js';
+import { watchAuditRecovery } from './audit-recovery.js';
+import { Connections } from './connections.js';
+import { RejectionAggregator } from './rejection-aggregator.js';
+import { assertToolCatalog, warnUnknownSecretAgents } from './startup-checks.js';
 import { registerAuditRoutes } from './routes/audit.js';
 import { OperatorAuth, isLoopback } from './operator-auth.js';
 import { processIsolation } from './process-isolation.js';
@@ -42,6 +46,11 @@ export interface GatewayOptions {
 
 export { VERSION } from '../config/index.js';
 import { VERSION } from '../config/index.js';
+
+/** How long opening the store may wait for a lock another process holds (start-up only). */
+const STARTUP_LOCK_WAIT_MS = 5000;
+/** How much longer than its grace a shutdown waits for runs to be killed before closing anyway. */
+const SHUTDOWN_SLACK_MS = 5000;
 
 export interface GatewayInfo {
   pid: number;
@@ -69,8 +78,14 @@ export class Gateway {
   private stopPolicyWatch: (() => void) | undefined;
   private readonly onSighup = () => {
     this.log.info({ signal: 'SIGHUP' }, 'reloading local policies');
-    this.pdp.reload();
+    this.reloadOnSignal('sighup');
   };
+  /** Whether the store can be written (probed off the request path; see /readyz). */
+  readonly storeHealth: StoreHealth;
+  /** Rejections of unauthenticated requests: bounded however many arrive. */
+  readonly rejections: RejectionAggregator;
+  private readonly connections = new Connections();
+  private stopAuditRecovery: (() => void) | undefined;
   readonly identity: IdentityService;
   readonly sandboxes: SandboxDirectory;
   /** The instance factories the runtime uses; status asks these same ones. */
@@ -87,11 +102,14 @@ export class Gateway {
 
   constructor(readonly opts: GatewayOptions) {
     const { config, stateDir } = opts;
-    ensureStateDir(stateDir);
     const redactor = new SecretRedactor();
     this.log = redactingLogger(opts.logger ?? pino({ level: process.env.CLAWGUARD_LOG_LEVEL ?? 'info' }), redactor);
+    // Before anything reads a key: a key file others can read, or a dir others can write, is refused.
+    ensureStateDir(stateDir, (w) => this.log.warn({ stateDir }, w));
     this.token = opts.token ?? readOrCreateSecretFile(operatorTokenPath(stateDir), () => newToken());
-    this.store = openStore(stateDir);
+    // Opening and migrating may wait for a lock a little; once built, the gateway never waits (below).
+    this.store = openStore(stateDir, { busyTimeoutMs: STARTUP_LOCK_WAIT_MS });
+    this.storeHealth = new StoreHealth(this.store.db);
     this.metrics = new Metrics();
     this.tools = new ToolRegistry()
       .register(systemTimeTool)
@@ -103,7 +121,8 @@ export class Gateway {
     const telemetry = telemetryFromConfig(config.monitoring.telemetry, stateDir, config.source ? dirname(config.source) : process.cwd());
     this.auditLog = AuditLog.open({ stateDir, checkpointEvery: config.audit.checkpointEvery, checkpointSeconds: config.audit.checkpointSeconds, retentionDays: config.audit.retentionDays, witness: config.audit.witness, witnessEveryMs: config.audit.witnessSeconds * 1000, registry: this.metrics.registry, log: this.log.child({ component: 'audit' }), ...(telemetry ? { telemetry } : {}) });
     this.audit = redactingAuditSink(this.auditLog, redactor);
-    this.identity = new IdentityService({ db: this.store.db, stateDir, zeroTrust: config.zeroTrust, profiles: () => config.agents, adminTokens: [this.token], log: this.log.child({ component: 'identity' }), audit: () => this.audit });
+    this.rejections = new RejectionAggregator({ sink: () => this.audit, log: this.log.child({ component: 'http' }) });
+    this.identity = new IdentityService({ db: this.store.db, stateDir, zeroTrust: config.zeroTrust, profiles: () => config.agents, adminTokens: [this.token], log: this.log.child({ component: 'identity' }), audit: () => this.audit, floodGuard: this.rejections, authenticated: isAuthenticated });
     this.auth = new OperatorAuth(this.identity.operators, (r) => this.identity.recordRejection(r));
     const context = new BasicContextProvider();
     const pdp: DecisionPoint = (this.pdp = new CedarDecisionPoint({
@@ -112,7 +131,10 @@ export class Gateway {
       actions: () => this.tools.names(),
       registry: this.metrics.registry,
       log: this.log.child({ component: 'policy' }),
-      onReload: (r) => void this.audit.record({ type: 'policy.reload', action: 'policy.reload', resource: this.pdp.localDir.dir ?? 'policies', payload: { ok: r.ok, files: r.files, counts: r.counts ?? null, errors: r.errors } }).catch(() => undefined),
+      onReload: (r) =>
+        void this.audit
+          .record({ type: 'policy.reload', action: 'policy.reload', resource: this.pdp.localDir.dir ?? 'policies', payload: { ok: r.ok, files: r.files, counts: r.counts ?? null, errors: r.errors } })
+          .catch((e: unknown) => this.log.error({ err: errorShape(e).message, ok: r.ok }, 'the outcome of a policy reload could not be recorded')),
     }));
     this.secrets = new SecretsBroker({
       secrets: config.secrets,
@@ -160,6 +182,26 @@ export class Gateway {
       runIdentity: this.identity.runs,
     });
     runsRef.current = this.runs;
+    assertToolCatalog(this.tools.names());
+    for (const db of [this.store.db, this.auditLog.database]) if (db) failFastOnLocks(db);
+  }
+
+  /**
+   * Reload local policies like every operator change: the request is recorded first, and refused
+   * (audit_unavailable; the current set stays in force) if it cannot be; onReload records the outcome.
+   * `subject`: who asked (an operator's name for the API).
+   */
+  async reloadPolicies(trigger: 'sighup' | 'watch' | 'api', subject: string = trigger === 'sighup' ? 'signal:SIGHUP' : 'policy-dir'): Promise<ReloadResult> {
+    try {
+      await this.audit.record({ type: 'policy.reload.requested', subject, action: 'policy.reload', resource: this.pdp.localDir.dir ?? 'policies', decision: 'allow', payload: { trigger } });
+    } catch (e) {
+      throw new ClawguardError('audit_unavailable', `policy reload refused: the audit record could not be written (${errorShape(e).message}); the current policies stay in force`, { cause: e });
+    }
+    return this.pdp.reload();
+  }
+
+  private reloadOnSignal(trigger: 'sighup' | 'watch'): void {
+    this.reloadPolicies(trigger).catch((e: unknown) => this.log.error({ trigger, err: errorShape(e).message }, errorShape(e).message));
   }
 
   status(): Record<string, unknown> {
@@ -176,6 +218,8 @@ export class Gateway {
       identity: this.identity.status(),
       policy: this.pdp.status(),
       audit: this.auditLog.status(),
+      store: this.storeHealth.status(),
+      http: { connections: this.connections.status(), rejections: this.rejections.status() },
     };
   }
 
@@ -198,9 +242,12 @@ export class Gateway {
       const problem = await RunManager.checkEntry(p);
       if (problem) this.log.warn({ profile: p.name }, `${problem}: its runs will fail until it exists`);
     }
+    warnUnknownSecretAgents(c, this.store.db, this.log);
+    this.storeHealth.start();
+    this.stopAuditRecovery = watchAuditRecovery({ audit: () => this.auditLog.status() as { ok: boolean; reason?: unknown }, storeWritable: () => this.storeHealth.status().ok, sink: () => this.audit, log: this.log.child({ component: 'audit' }) });
     await this.secrets.start();
     this.pdp.load();
-    this.stopPolicyWatch = watchPolicyDir(this.pdp.localDir.dir, () => this.pdp.reload());
+    this.stopPolicyWatch = watchPolicyDir(this.pdp.localDir.dir, () => this.reloadOnSignal('watch'));
     process.on('SIGHUP', this.onSighup);
     this.app = buildApp({
       runs: this.runs,
@@ -210,10 +257,20 @@ export class Gateway {
       metricsPublic: c.monitoring.metricsPublic,
       status: () => this.status(),
       audit: () => this.audit,
-      plugins: [(app) => registerSecretRoutes(app, { secrets: this.secrets, auth: this.auth }), ...identityPlugins({ identity: this.identity, pipeline: this.pipeline, auth: this.auth, audit: () => this.audit, profiles: () => c.agents }), (app) => registerAuditRoutes(app, { audit: this.auditLog, pdp: this.pdp, auth: this.auth, stateDir: this.opts.stateDir, profiles: () => c.agents })],
-      rejections: new RejectionAuditor(() => this.audit),
+      plugins: [(app) => registerSecretRoutes(app, { secrets: this.secrets, auth: this.auth }), ...identityPlugins({ identity: this.identity, pipeline: this.pipeline, auth: this.auth, audit: () => this.audit, profiles: () => c.agents }), (app) => registerAuditRoutes(app, { audit: this.auditLog, pdp: this.pdp, auth: this.auth, stateDir: this.opts.stateDir, profiles: () => c.agents, reloadPolicies: (subject) => this.reloadPolicies('api', subject) })],
+      rejections: new RejectionAuditor(() => this.audit, this.rejections),
       ...(tls ? { https: tls } : {}),
+      log: this.log.child({ component: 'http' }),
+      onError: (e) => this.storeHealth.report(e),
+      connections: this.connections,
+      health: {
+        audit: () => this.auditLog.status() as { ok: boolean; reason?: unknown },
+        store: () => this.storeHealth.status(),
+        policy: () => this.pdp.status() as { ok: boolean; reason?: unknown },
+        shuttingDown: () => this.connections.shuttingDown,
+      },
     });
+    this.connections.attach(this.app.server, c.gateway, !!tls);
     await this.app.listen({ host, port });
     const addr = this.app.server.address();
     const actualPort = typeof addr === 'object' && addr ? addr.port : port;
@@ -231,13 +288,24 @@ export class Gateway {
     return this.info.url;
   }
 
-  /** Graceful: stop accepting, let runs finish up to the grace period, kill the rest, close. */
+  /**
+   * Graceful: stop accepting, close idle connections, let runs and requests in flight finish up
+   * to the grace period, kill the runs left and answer the requests left with 503, close.
+   */
   stop(graceMs = this.opts.config.gateway.shutdownGraceSeconds * 1000): Promise<void> {
     this.stopping ??= (async () => {
       this.log.info({ graceMs }, 'gateway stopping');
+      this.connections.begin();
       const closing = this.app?.close();
-      await this.runs.shutdown(graceMs);
+      // The run manager kills what is left at the end of the grace; should that itself hang, go on.
+      let cap: { clear(): void } | undefined;
+      await Promise.race([this.runs.shutdown(graceMs), new Promise<void>((r) => (cap = setLongTimeout(r, graceMs + SHUTDOWN_SLACK_MS)))]);
+      cap?.clear();
+      this.connections.finish();
       await closing;
+      this.storeHealth.stop();
+      this.stopAuditRecovery?.();
+      await this.rejections.close().catch(() => undefined);
       try {
         rmSync(join(this.opts.stateDir, 'gateway.json'), { force: true });
       } catch {

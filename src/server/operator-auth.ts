@@ -4,6 +4,7 @@
  * `admin`. Agent credentials (signatures, session tokens) never work here. Refusals are recorded.
  */
 import type { FastifyRequest } from 'fastify';
+import { markAuthenticated } from '../audit/index.js';
 import { ClawguardError } from '../errors/index.js';
 import { hasScope, type OperatorIdentity, type OperatorTokens, type Rejection, type Scope } from '../identity/index.js';
 
@@ -22,6 +23,13 @@ export class OperatorAuth {
     return this.tokens.authenticate(presented);
   }
 
+  /** The operator whose token the request carries, if it is accepted; nothing is recorded (for requests that never needed one, a 404 say). */
+  identify(req: FastifyRequest): OperatorIdentity | undefined {
+    const h = req.headers.authorization;
+    const m = typeof h === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(h) : null;
+    return m ? this.check(m[1]) : undefined;
+  }
+
   /** Throws unauthenticated (401) or insufficient_scope (403). Without a scope, admin is required (fail closed). */
   require(req: FastifyRequest, scope: Scope = 'admin'): OperatorIdentity {
     const fail = (code: string, message: string): never => {
@@ -37,6 +45,8 @@ export class OperatorAuth {
     }
     const who = this.check(m[1]);
     if (!who) return fail('unauthenticated', 'operator token not accepted');
+    // From here a refusal (scope) is an authenticated operator's: recorded on its own, never aggregated.
+    markAuthenticated();
     if (!hasScope(who.scopes, scope)) return fail('insufficient_scope', `this operator token has scope ${who.scopes.join(', ')}; ${req.method} ${req.url.split('?')[0]} needs ${scope}`);
     return who;
   }

@@ -27,7 +27,30 @@ export interface OpenOptions {
   /** File path, or ':memory:'. */
   file: string;
   readonly?: boolean;
+  /** How long a statement waits for a lock held elsewhere (opening and migrating may wait; see failFastOnLocks). */
   busyTimeoutMs?: number;
+}
+
+/**
+ * A serving gateway never waits for a lock: better-sqlite3 waits out its busy timeout
+ * synchronously, on the event loop, so a lock held by another process (a backup, `sqlite3` with
+ * BEGIN EXCLUSIVE) would freeze every request. With no wait, the statement fails at once with
+ * SQLITE_BUSY, which callers treat as transient (503 store_unavailable, or a retry off the hot path).
+ */
+export const SERVING_BUSY_TIMEOUT_MS = 0;
+
+export function failFastOnLocks(db: SqliteDb): void {
+  db.pragma(`busy_timeout = ${SERVING_BUSY_TIMEOUT_MS}`);
+}
+
+/**
+ * Whether a write could start right now, without waiting and without writing: takes the write
+ * lock and gives it back. Throws the SQLite error (SQLITE_BUSY, SQLITE_READONLY…) when it cannot.
+ */
+export function probeWritable(db: SqliteDb): void {
+  if (db.inTransaction) return;
+  db.exec('BEGIN IMMEDIATE');
+  db.exec('ROLLBACK');
 }
 
 export function openSqlite(opts: OpenOptions): SqliteDb {
@@ -35,7 +58,7 @@ export function openSqlite(opts: OpenOptions): SqliteDb {
   try {
     db = new Database(opts.file, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false, timeout: opts.busyTimeoutMs ?? 5000 });
   } catch (e) {
-    throw new ClawguardError('unavailable', `cannot open store ${opts.file}: ${(e as Error).message}`, { cause: e });
+    throw new ClawguardError('store_unavailable', `cannot open store ${opts.file}: ${(e as Error).message}`, { cause: e });
   }
   if (!opts.readonly) {
     db.pragma('journal_mode = WAL');

@@ -40,10 +40,13 @@ export function writeAgent(dir: string, name: string, code: string): string {
   return p;
 }
 
-/** `baseDir`: where the state dir and config live (a config that allows all of /tmp needs them elsewhere). */
-export async function startGateway(rawConfig: unknown, opts: { logLines?: unknown[]; baseDir?: string } = {}): Promise<TestGateway> {
+/**
+ * `baseDir`: where the state dir and config live (a config that allows all of /tmp needs them elsewhere).
+ * `extraTools`: names of tools the test registers itself, which the config may then name.
+ */
+export async function startGateway(rawConfig: unknown, opts: { logLines?: unknown[]; baseDir?: string; extraTools?: string[] } = {}): Promise<TestGateway> {
   const dir = tempDir('cg-test-', opts.baseDir);
-  const config = parseConfig(rawConfig, join(dir, 'clawguard.json'));
+  const config = parseConfig(rawConfig, join(dir, 'clawguard.json'), opts.extraTools ? { extraTools: opts.extraTools } : {});
   const logger = opts.logLines
     ? pino({ level: 'debug' }, { write: (s: string) => void opts.logLines!.push(JSON.parse(s)) })
     : pino({ level: 'silent' });

@@ -4,10 +4,12 @@
  * Bodies are read as raw bytes so Content-Digest is checked against exactly what was sent.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { markAuthenticated } from '../../audit/index.js';
 import { ClawguardError } from '../../errors/index.js';
 import { type AgentHttpRequest, type AuthOutcome, fromRawHeaders, type IdentityService, ROTATED_TOKEN_HEADER } from '../../identity/index.js';
 import type { Pipeline } from '../../pipeline/index.js';
 import { statusFor } from '../error-map.js';
+import { parseJsonBody } from '../json-body.js';
 
 export interface AgentDoorDeps {
   identity: IdentityService;
@@ -28,17 +30,20 @@ export function agentRequest(req: FastifyRequest): AgentHttpRequest {
   };
 }
 
-/** JSON from the raw body (empty → undefined); 415 for other media types, 400 for bad JSON. */
+/** JSON from the raw body (empty → undefined); 415 for other media types, 400 for bad JSON or a value that cannot be handled. */
 export function jsonBody(req: FastifyRequest): unknown {
   const body = Buffer.isBuffer(req.body) ? req.body : undefined;
   if (!body || body.length === 0) return undefined;
   const type = String(req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (type && type !== 'application/json' && !type.endsWith('+json')) throw new ClawguardError('unsupported_media_type', `expected an application/json body, got ${type}`);
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch (e) {
-    throw new ClawguardError('invalid_json', `the body is not valid JSON: ${(e as Error).message}`);
-  }
+  return parseJsonBody(body.toString('utf8'));
+}
+
+/** Authenticate an agent request; from then on the request counts as authenticated (its refusals are recorded one by one). */
+export async function authenticateAgent(d: AgentDoorDeps, req: FastifyRequest, opts: { allowTokens: boolean }): Promise<AuthOutcome> {
+  const out = await d.identity.authenticator.authenticate(agentRequest(req), opts);
+  markAuthenticated();
+  return out;
 }
 
 /** With sessionTokenRotation, a token past half its life gets a successor in a response header. */
@@ -67,7 +72,7 @@ export function registerAgentToolRoutes(d: AgentDoorDeps): (app: FastifyInstance
   return (app) =>
     agentScope(app, (scope) => {
       scope.post('/v1/tools/:tool', async (req, reply) => {
-        const out = await d.identity.authenticator.authenticate(agentRequest(req), { allowTokens: true });
+        const out = await authenticateAgent(d, req, { allowTokens: true });
         const tool = (req.params as { tool?: string }).tool ?? '';
         if (!TOOL_NAME.test(tool)) throw new ClawguardError('bad_request', `tool name ${JSON.stringify(tool.slice(0, 80))} is not valid`);
         const args = jsonBody(req) ?? {};

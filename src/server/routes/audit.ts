@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { type AuditLog, buildInclusionProof, readEvents, stateDirPublicKey, verifyWithWitnesses } from '../../audit/index.js';
 import { ClawguardError } from '../../errors/index.js';
-import { buildExplainRequest, type CedarDecisionPoint, explainInput } from '../../policy/index.js';
+import { buildExplainRequest, type CedarDecisionPoint, explainInput, type ReloadResult } from '../../policy/index.js';
 import type { ProfileConfig } from '../../config/index.js';
 import type { OperatorAuth } from '../operator-auth.js';
 import { parseInput } from './parse.js';
@@ -25,6 +25,8 @@ export interface AuditRouteDeps {
   auth: OperatorAuth;
   stateDir: string;
   profiles: () => Record<string, ProfileConfig>;
+  /** The one entry point for a reload: recorded first, refused if it cannot be. */
+  reloadPolicies: (subject: string) => Promise<ReloadResult>;
 }
 
 export function registerAuditRoutes(app: FastifyInstance, d: AuditRouteDeps): void {
@@ -62,8 +64,8 @@ export function registerAuditRoutes(app: FastifyInstance, d: AuditRouteDeps): vo
   });
 
   app.post('/v1/policy/reload', async (req, reply) => {
-    d.auth.require(req, 'write');
-    const r = d.pdp.reload();
+    const op = d.auth.require(req, 'write');
+    const r = await d.reloadPolicies(op.name);
     return reply.code(r.ok ? 200 : 422).send(r.ok ? r : { error: { code: 'policy_invalid', message: `the policies were not reloaded (the previous set stays in force): ${r.errors.join('; ')}` }, ...r });
   });
 

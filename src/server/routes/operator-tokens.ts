@@ -1,4 +1,7 @@
-/** Operator API for scoped operator tokens (admin scope). The secret is shown once, at creation. */
+/**
+ * Operator API for scoped operator tokens (admin scope). The secret is shown once, at creation.
+ * Creation and revocation follow recordedChange: validated, recorded, then made.
+ */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { ClawguardError } from '../../errors/index.js';
@@ -6,8 +9,10 @@ import type { IdentityService } from '../../identity/index.js';
 import type { AuditSink } from '../../pipeline/index.js';
 import type { OperatorAuth } from '../operator-auth.js';
 import { parseInput } from './parse.js';
+import { recordedChange } from './recorded-change.js';
 
 const createBody = z.object({ name: z.string(), scopes: z.union([z.array(z.string()), z.string()]), expires: z.union([z.string(), z.number()]).optional() }).strict();
+const TOKEN_ID = /^[0-9a-f]{16}$/;
 
 export function registerOperatorTokenRoutes(d: { identity: IdentityService; auth: OperatorAuth; audit: () => AuditSink }): (app: FastifyInstance) => void {
   const { identity, auth } = d;
@@ -19,21 +24,28 @@ export function registerOperatorTokenRoutes(d: { identity: IdentityService; auth
 
     app.post('/v1/operator-tokens', async (req, reply) => {
       const op = auth.require(req, 'admin');
-      const b = parseInput(createBody, req.body);
-      try {
-        await d.audit().record({ type: 'identity.operator_token.created', subject: op.name, action: 'identity.operator_token.create', resource: `operator-token:${b.name}`, decision: 'allow', payload: { operator: op.id, name: b.name, scopes: b.scopes, expires: b.expires ?? null } });
-      } catch (e) {
-        throw new ClawguardError('audit_unavailable', `token refused: the audit record could not be written (${(e as Error).message})`);
-      }
-      return reply.code(201).send(identity.operators.create(b));
+      const t = identity.operators.validate(parseInput(createBody, req.body));
+      const created = await recordedChange(
+        d.audit,
+        { type: 'identity.operator_token.created', subject: op.name, action: 'identity.operator_token.create', resource: `operator-token:${t.name}`, decision: 'allow', payload: { operator: op.id, name: t.name, scopes: t.scopes, expires: t.expires } },
+        'token',
+        () => identity.operators.insert(t),
+        identity.log,
+      );
+      return reply.code(201).send(created);
     });
 
     app.delete('/v1/operator-tokens/:id', async (req) => {
       const op = auth.require(req, 'admin');
       const id = String((req.params as { id?: string }).id ?? '');
-      const t = identity.operators.revoke(id);
-      await d.audit().record({ type: 'identity.operator_token.revoked', subject: op.name, action: 'identity.operator_token.revoke', resource: `operator-token:${id}`, decision: 'allow', payload: { operator: op.id } }).catch((e: Error) => identity.log.error({ err: e.message, id }, 'audit of a token revocation failed'));
-      return t;
+      if (!TOKEN_ID.test(id) || !identity.operators.get(id)) throw new ClawguardError('not_found', `no operator token ${JSON.stringify(id.slice(0, 80))}`);
+      return recordedChange(
+        d.audit,
+        { type: 'identity.operator_token.revoked', subject: op.name, action: 'identity.operator_token.revoke', resource: `operator-token:${id}`, decision: 'allow', payload: { operator: op.id } },
+        'revocation',
+        () => identity.operators.revoke(id),
+        identity.log,
+      );
     });
   };
 }

@@ -6,7 +6,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ClawguardError } from '../../errors/index.js';
 import type { AuthOutcome } from '../../identity/index.js';
 import type { AuditSink } from '../../pipeline/index.js';
-import { agentRequest, agentScope, type AgentDoorDeps } from './agent-tools.js';
+import { agentScope, authenticateAgent, type AgentDoorDeps } from './agent-tools.js';
+import { recordedChange } from './recorded-change.js';
 
 export interface SessionRouteDeps extends AgentDoorDeps {
   audit: () => AuditSink;
@@ -17,7 +18,7 @@ export function registerSessionRoutes(d: SessionRouteDeps): (app: FastifyInstanc
   const refuseIfDisabled = async (req: FastifyRequest, agentId?: string) => {
     if (!identity.zeroTrust.signAllRequests) return;
     const message = 'session tokens are disabled (security.zeroTrust.policies.agentCommunication.signAllRequests is true): sign every request instead';
-    await identity.recordRejection({ code: 'session_tokens_disabled', message, ...(agentId ? { agentId } : {}), method: req.method, path: req.url.split('?')[0]!, door: 'agent' });
+    await identity.recordRejection({ code: 'session_tokens_disabled', message, ...(agentId ? { agentId } : {}), method: req.method, path: req.url.split('?')[0]!, ...(req.socket.remoteAddress ? { remoteAddress: req.socket.remoteAddress } : {}), door: 'agent' });
     throw new ClawguardError('session_tokens_disabled', message);
   };
   const sessionOf = (out: AuthOutcome) => {
@@ -30,7 +31,7 @@ export function registerSessionRoutes(d: SessionRouteDeps): (app: FastifyInstanc
     agentScope(app, (scope) => {
       scope.post('/v1/sessions', async (req, reply) => {
         await refuseIfDisabled(req);
-        const out = await identity.authenticator.authenticate(agentRequest(req), { allowTokens: false });
+        const out = await authenticateAgent(d, req, { allowTokens: false });
         if (out.principal.kind !== 'agent' || out.via !== 'signature') throw new ClawguardError('signature_required', 'only registered agents signing their request can open a session');
         const issued = await identity.sessions.issue(out.principal.agentId);
         try {
@@ -44,19 +45,23 @@ export function registerSessionRoutes(d: SessionRouteDeps): (app: FastifyInstanc
 
       scope.post('/v1/sessions/rotate', async (req, reply) => {
         await refuseIfDisabled(req);
-        const out = await identity.authenticator.authenticate(agentRequest(req), { allowTokens: true });
+        const out = await authenticateAgent(d, req, { allowTokens: true });
         const s = sessionOf(out);
         const issued = await identity.sessions.rotate(s.jti);
-        await audit('identity.session.rotated', issued.agentId, { sessionId: issued.sessionId, from: s.jti, tokenId: issued.tokenId, graceSeconds: identity.sessions.graceSeconds }).catch((e: Error) => identity.log.error({ err: e.message }, 'audit of a session rotation failed'));
+        try {
+          await audit('identity.session.rotated', issued.agentId, { sessionId: issued.sessionId, from: s.jti, tokenId: issued.tokenId, graceSeconds: identity.sessions.graceSeconds });
+        } catch (e) {
+          // The new token is never handed out unrecorded; the session ends (the agent signs a new one).
+          identity.sessions.revokeSession(issued.tokenId);
+          throw new ClawguardError('audit_unavailable', `rotation refused: the audit record could not be written (${(e as Error).message}); the session is revoked, open a new one`);
+        }
         return reply.code(200).send(issued);
       });
 
       scope.delete('/v1/sessions/current', async (req) => {
-        const out = await identity.authenticator.authenticate(agentRequest(req), { allowTokens: true });
+        const out = await authenticateAgent(d, req, { allowTokens: true });
         const s = sessionOf(out);
-        const revoked = identity.sessions.revokeSession(s.jti);
-        await audit('identity.session.revoked', s.agentId, { sessionId: s.sessionId, tokens: revoked }).catch((e: Error) => identity.log.error({ err: e.message }, 'audit of a session revocation failed'));
-        return { revoked, sessionId: s.sessionId };
+        return recordedChange(d.audit, { type: 'identity.session.revoked', agentId: s.agentId, subject: s.agentId, action: 'identity.session.revoked', resource: `agent:${s.agentId}`, decision: 'allow', payload: { sessionId: s.sessionId } }, 'revocation', () => ({ revoked: identity.sessions.revokeSession(s.jti), sessionId: s.sessionId }), identity.log);
       });
     });
 }
