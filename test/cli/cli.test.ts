@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { tempDir, waitFor, writeAgent } from '../helpers/gateway.js';
@@ -26,10 +26,19 @@ test('unknown command and bad flags exit 2', () => {
 });
 
 test('config check: seeds exit 0; a bad file exits 2 with one line per problem', { skip: !existsSync(SEEDS) && 'no seeds' }, () => {
+  // Seed 08 allows /tmp to its agents, and the suite itself may sit under /tmp (CI clones there): the
+  // seeds are checked from a directory outside every path they allow, state dir included, as a
+  // deployment would put them. The same file beside a state dir under /tmp is refused (below).
+  const home = mkdtempSync(join('/var/tmp', 'cg-seeds-'));
   for (const f of readdirSync(SEEDS).filter((x) => x.endsWith('.json'))) {
-    const r = cli(['config', 'check', join(SEEDS, f)]);
+    copyFileSync(join(SEEDS, f), join(home, f));
+    const r = cli(['config', 'check', join(home, f), '--state-dir', join(home, '.clawguard')], { cwd: home });
     assert.equal(r.code, 0, `${f}: ${r.stderr}`);
   }
+  const inTmp = cli(['config', 'check', join(home, '08-sandbox.json'), '--state-dir', join(tempDir(), '.clawguard')], { cwd: home });
+  assert.equal(inTmp.code, 2);
+  assert.match(inTmp.stderr, /the state dir .* lies inside sandbox\.fileAccess\.allowedPaths\[2\] \(\/tmp\)/);
+  rmSync(home, { recursive: true, force: true });
   const dir = tempDir();
   const bad = join(dir, 'bad.json');
   writeFileSync(bad, '{"agents": {"production": {"timeout": "abc", "runtimee": 1}}}');
