@@ -411,6 +411,12 @@ export class AuditLog implements AuditSink {
     return n;
   }
 
+  /** Seq of the first committed event of `type` for a run, if there is one (recovery asks before writing an ending again). */
+  firstSeqOf(runId: string, type: string): number | undefined {
+    const row = this.db?.prepare('SELECT seq FROM audit_events WHERE run_id = ? AND type = ? ORDER BY seq LIMIT 1').get(runId, type) as { seq: number } | undefined;
+    return row?.seq;
+  }
+
   /** The database handle (read access for the operator API). */
   get database(): SqliteDb | undefined {
     return this.db;

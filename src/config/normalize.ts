@@ -108,6 +108,8 @@ function normalizeProfile(name: string, p: RawProfile, globalSandbox: SandboxCon
     memoryMb: p.memoryMb ?? 128,
     maxSteps: p.maxSteps ?? 8,
     maxOutputBytes: p.maxOutputBytes ?? 1024 * 1024,
+    maxLogLines: p.maxLogLines ?? 1000,
+    maxLogBytes: p.maxLogBytes ?? 1024 * 1024,
     sensitive: p.sensitive ?? false,
     trustLevel: p.trustLevel ?? 'limited',
     capabilities: p.capabilities ?? [],

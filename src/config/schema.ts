@@ -115,6 +115,8 @@ export const profileSchema = z
     warmPool: nonNegativeInt('warm instances').optional(),
     maxSteps: positiveInt('model steps').optional(),
     maxOutputBytes: positiveInt('bytes').optional(),
+    maxLogLines: positiveInt('log lines').optional(),
+    maxLogBytes: positiveInt('bytes').optional(),
     workspace: z.string().min(1).optional(),
     sensitive: z.boolean().optional(),
     trustLevel: z.enum(['trusted', 'limited', 'restricted']).optional(),

@@ -51,6 +51,9 @@ export interface ProfileConfig {
   memoryMb: number;
   maxSteps: number;
   maxOutputBytes: number;
+  /** ctx.log budget per run: lines, and bytes of message plus fields; past either the rest is dropped. */
+  maxLogLines: number;
+  maxLogBytes: number;
   sensitive: boolean;
   trustLevel: TrustLevel;
   capabilities: string[];

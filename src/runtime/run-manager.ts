@@ -10,11 +10,13 @@ import { v7 as uuidv7 } from 'uuid';
 import type { ClawguardConfig, IsolationLevel, ProfileConfig } from '../config/index.js';
 import { ClawguardError } from '../errors/index.js';
 import type { Metrics } from '../monitor/index.js';
-import type { AuditSink, Pipeline, Principal, ToolResult } from '../pipeline/index.js';
+import type { AuditSink, OutputFilter, Pipeline, Principal, ToolResult } from '../pipeline/index.js';
 import { type RunRecord, type RunState, type Store, TERMINAL_STATES } from '../store/index.js';
 import { toolLoopAgentSource } from './builtin-agents.js';
 import { type AgentInstance, type AgentSource, type HostBridge, type InstanceFactory, InstanceFailure } from './instance.js';
 import { Recorder, Replayer, type ReplayReport } from './recorder.js';
+import { type RunEnding, RunEndings } from './run-endings.js';
+import { RunLogBudget } from './run-logs.js';
 import { Slots } from './scheduler.js';
 import { SessionTable } from './sessions.js';
 import { ProfileStats } from './stats.js';
@@ -32,6 +34,16 @@ export interface RunManagerDeps {
   describeTools: () => Array<{ name: string; description: string }>;
   /** Issues and revokes the run-scoped identity (identity module seam). */
   runIdentity?: { issue(principal: Principal): void; revoke(runId: string): void };
+  /** Applied to everything a run hands back (output, error message) before it is stored or served. */
+  output?: OutputFilter;
+  /** Seq of a run's run.end already in the audit log (see RunEndings.recover). */
+  recordedEnd?: (runId: string) => number | undefined;
+}
+
+/** What a kill did: the run's record, and whether the kill ended it (false: it had already ended). */
+export interface KillOutcome {
+  record: RunRecord;
+  killed: boolean;
 }
 
 export interface SubmitRequest {
@@ -47,6 +59,7 @@ interface ActiveRun {
   principal: Principal;
   controller: AbortController;
   killReason?: 'operator' | 'shutdown';
+  logs: RunLogBudget;
   done: Promise<RunRecord>;
 }
 
@@ -64,8 +77,10 @@ export class RunManager {
   private readonly active = new Map<string, ActiveRun>();
   private readonly sessions: SessionTable;
   private accepting = true;
+  private readonly endings: RunEndings;
 
   constructor(private readonly d: RunManagerDeps) {
+    this.endings = new RunEndings({ store: d.store, audit: d.audit, log: d.log.child({ component: 'runs' }), ...(d.recordedEnd ? { recordedEnd: d.recordedEnd } : {}) });
     for (const p of Object.values(d.config.agents)) {
       const factory = d.factories[p.isolation];
       const update = () => this.updateGauges(p.name);
@@ -73,8 +88,22 @@ export class RunManager {
       this.profiles.set(p.name, { profile: p, slots: new Slots(p.maxConcurrent, p.queueLimit, update), pool, stats: new ProfileStats() });
     }
     this.sessions = new SessionTable((reason, key) => d.log.info({ sessionKey: key, reason }, 'session instance destroyed'));
-    const abandoned = d.store.runs.markAbandoned(now());
-    if (abandoned > 0) d.log.warn({ abandoned }, 'runs left unfinished by a previous gateway were marked killed');
+  }
+
+  /**
+   * Before the first run: runs a previous gateway left unfinished end `killed` (gateway_restart),
+   * and every ending a crash kept out of the audit log gets its run.end (marked recovered).
+   */
+  async recover(): Promise<{ abandoned: number; recorded: number }> {
+    const r = await this.endings.recover(now());
+    if (r.abandoned > 0 || r.recorded > 0) this.d.log.warn(r, 'runs left unfinished by a previous gateway were marked killed; missing run.end events written');
+    return r;
+  }
+
+  /** Endings not yet durable (a full disk, a lock held elsewhere): retried until stored. */
+  health(): { pendingEndings: number; lastError?: string } {
+    const h = this.endings.health();
+    return { pendingEndings: h.pending, ...(h.lastError ? { lastError: h.lastError } : {}) };
   }
 
   /** Start the warm pools (after the gateway is up, so start-up stays fast). */
@@ -120,28 +149,41 @@ export class RunManager {
     const runId = uuidv7();
     this.d.store.runs.insert({ runId, profile: p.name, state: 'queued', isolation: p.isolation, input: req.input ?? null, createdAt: now(), deterministic: p.deterministic, ...(req.sessionKey ? { sessionKey: req.sessionKey } : {}) });
     const principal: Principal = { kind: 'run', agentId: `run:${runId}`, runId, profile: p.name, trustLevel: p.trustLevel, capabilities: [...p.capabilities], isolation: p.isolation, door: 'run' };
-    const active: ActiveRun = { runId, profile: p, principal, controller: new AbortController(), done: Promise.resolve(undefined as never) };
+    const active: ActiveRun = { runId, profile: p, principal, controller: new AbortController(), logs: new RunLogBudget(p.maxLogLines, p.maxLogBytes), done: Promise.resolve(undefined as never) };
     this.active.set(runId, active);
     active.done = this.execute(rt, active, req);
     return { runId, done: active.done };
   }
 
-  get(runId: string): RunRecord | undefined {
-    return this.d.store.runs.get(runId);
+  /** The stored record; a run whose ending is not yet durable shows that ending, with durable: false. */
+  get(runId: string): (RunRecord & { durable?: false }) | undefined {
+    const r = this.d.store.runs.get(runId);
+    const p = this.endings.pendingEnding(runId);
+    if (!r || !p || p.stored) return r;
+    const e = p.ending;
+    return { ...r, state: e.state, endedAt: e.endedAt, durationMs: e.durationMs, outputTruncated: e.outputTruncated, logsTruncated: e.logsTruncated, ...(e.output !== undefined ? { output: e.output } : {}), ...(e.error ? { error: e.error } : {}), ...(e.reason ? { reason: e.reason } : {}), durable: false };
   }
 
   list(filter: { profile?: string; state?: string; limit?: number }): RunRecord[] {
     return this.d.store.runs.list(filter);
   }
 
-  /** Kill a queued or running run. Returns the final record (or undefined if unknown). */
-  async kill(runId: string, reason: 'operator' | 'shutdown' = 'operator'): Promise<RunRecord | undefined> {
+  /**
+   * Kill a queued or running run and say what happened: killed, or it had already ended (then
+   * nothing was done). Undefined for an unknown run; store_unavailable while its ending cannot be stored.
+   */
+  async kill(runId: string, reason: 'operator' | 'shutdown' = 'operator'): Promise<KillOutcome | undefined> {
     const a = this.active.get(runId);
-    if (!a) return this.get(runId);
+    if (!a) {
+      const r = this.get(runId);
+      if (r && !TERMINAL_STATES.includes(r.state)) throw new ClawguardError('store_unavailable', `run ${runId} is not running here, but its stored state (${r.state}) is not final yet; try again shortly`, { retryAfter: 1 });
+      return r ? { record: r, killed: false } : undefined;
+    }
     a.killReason = reason;
     a.controller.abort();
     a.instance?.destroy(reason === 'operator' ? 'killed' : 'shutdown');
-    return a.done;
+    const record = await a.done;
+    return { record, killed: record.state === 'killed' && record.reason === reason };
   }
 
   private updateGauges(name: string): void {
@@ -170,7 +212,11 @@ export class RunManager {
         mode.recorder?.call(kind, tool, args, r);
         return r;
       },
-      log: (level, msg, fields) => log[level]({ fields }, msg),
+      log: (level, msg, fields) => {
+        const verdict = a.logs.admit(msg, fields);
+        if (verdict === 'write') log[level]({ fields }, msg);
+        else if (verdict === 'cut') log.warn({ maxLogLines: a.profile.maxLogLines, maxLogBytes: a.profile.maxLogBytes }, 'the run reached its log budget; further ctx.log lines are dropped');
+      },
     };
   }
 
@@ -181,18 +227,22 @@ export class RunManager {
       release = await rt.slots.acquire(a.controller.signal);
     } catch {
       const reason = a.killReason ?? 'shutdown';
-      return this.finalize(rt, a, 'killed', { reason, error: { code: 'killed', message: `killed while queued (${reason})` } });
+      return await this.finalize(rt, a, 'killed', { reason, error: { code: 'killed', message: `killed while queued (${reason})` } });
     }
     try {
-      if (a.killReason) return this.finalize(rt, a, 'killed', { reason: a.killReason, error: { code: 'killed', message: `killed while queued (${a.killReason})` } });
+      if (a.killReason) return await this.finalize(rt, a, 'killed', { reason: a.killReason, error: { code: 'killed', message: `killed while queued (${a.killReason})` } });
       try {
         await this.d.audit.record({ type: 'run.start', agentId: a.principal.agentId, runId: a.runId, subject: p.name, action: 'run.start', resource: `profile:${p.name}`, decision: 'allow', payload: { isolation: p.isolation, sessionKey: req.sessionKey ?? null } });
       } catch (e) {
-        return this.finalize(rt, a, 'rejected', { error: { code: 'audit_unavailable', message: `run refused: the audit record could not be written (${(e as Error).message})` } });
+        return await this.finalize(rt, a, 'rejected', { error: { code: 'audit_unavailable', message: `run refused: the audit record could not be written (${(e as Error).message})` } });
       }
       const startedAt = now();
       const t0 = performance.now();
-      this.d.store.runs.update(a.runId, { state: 'running', startedAt });
+      try {
+        this.d.store.runs.update(a.runId, { state: 'running', startedAt });
+      } catch (e) {
+        return await this.finalize(rt, a, 'failed', { startedAt, t0, error: { code: 'store_unavailable', message: `the run could not be started: the store is unavailable (${(e as Error).message})` } });
+      }
       this.d.runIdentity?.issue(a.principal);
       this.d.log.info({ runId: a.runId, profile: p.name, isolation: p.isolation, event: 'run.start' }, 'run started');
       const seed = randomInt(0, 2 ** 31);
@@ -205,7 +255,7 @@ export class RunManager {
           instance = session.instance;
         } else instance = (await rt.pool.acquire()).instance;
       } catch (e) {
-        return this.finalize(rt, a, 'failed', { startedAt, t0, error: { code: 'instance_unavailable', message: `could not start an agent instance: ${(e as Error).message}` } });
+        return await this.finalize(rt, a, 'failed', { startedAt, t0, error: { code: 'instance_unavailable', message: `could not start an agent instance: ${(e as Error).message}` } });
       }
       a.instance = instance;
       if (a.killReason) instance.destroy('killed');
@@ -215,57 +265,70 @@ export class RunManager {
         instance.abort();
         instance.destroy('timeout');
       }, p.timeoutSeconds * 1000);
+      // The outcome first; then the ending, outside the catch: a store that refuses the ending is not the agent's failure.
+      let outcome: [RunState, Parameters<RunManager['finalize']>[3]];
       try {
         const result = await instance.run({ runId: a.runId, profile: p.name, input: req.input ?? null, source: this.source(p), seed, recordClock: p.deterministic, host: this.bridge(a, { ...(recorder ? { recorder } : {}) }), maxOutputBytes: p.maxOutputBytes });
         clearTimeout(timer);
-        const cut = Buffer.byteLength(result.outputJson) > p.maxOutputBytes;
-        const output = cut ? Buffer.from(result.outputJson).subarray(0, p.maxOutputBytes).toString('utf8') : (JSON.parse(result.outputJson) as unknown);
+        // Redacted whole, then cut: a cut made first could leave part of a secret unrecognised.
+        const json = JSON.stringify(this.handedBack(JSON.parse(result.outputJson) as unknown)) ?? 'null';
+        const cut = Buffer.byteLength(json) > p.maxOutputBytes;
+        const output = cut ? Buffer.from(json).subarray(0, p.maxOutputBytes).toString('utf8') : (JSON.parse(json) as unknown);
         if (recorder) {
           recorder.rec.clock = result.clock;
           if (result.clockOverflow) recorder.rec.clockOverflow = true;
           this.d.store.runs.saveRecording(a.runId, recorder.rec);
         }
-        return this.finalize(rt, a, 'succeeded', { startedAt, t0, output, outputTruncated: cut, usageFrom: instance });
+        outcome = ['succeeded', { startedAt, t0, output, outputTruncated: cut, usageFrom: instance }];
       } catch (e) {
         clearTimeout(timer);
         const f = e instanceof InstanceFailure ? e : new InstanceFailure('crashed', (e as Error).message);
-        if (timedOut) return this.finalize(rt, a, 'timed_out', { startedAt, t0, usageFrom: instance, error: { code: 'timeout', message: `the run exceeded its timeout of ${p.timeoutSeconds} s and was killed` } });
-        if (f.kind === 'memory_limit') return this.finalize(rt, a, 'killed', { startedAt, t0, usageFrom: instance, reason: 'memory_limit', error: { code: 'memory_limit', message: `the agent exceeded its memory limit of ${p.memoryMb} MiB and was killed` } });
-        if (a.killReason) return this.finalize(rt, a, 'killed', { startedAt, t0, usageFrom: instance, reason: a.killReason, error: { code: 'killed', message: `killed (${a.killReason})` } });
         const code = f.agentCode ?? (f.kind === 'crashed' ? 'crashed' : f.kind === 'load_error' ? 'agent_load_failed' : 'agent_error');
-        return this.finalize(rt, a, 'failed', { startedAt, t0, usageFrom: instance, error: { code, message: f.message } });
+        if (timedOut) outcome = ['timed_out', { startedAt, t0, usageFrom: instance, error: { code: 'timeout', message: `the run exceeded its timeout of ${p.timeoutSeconds} s and was killed` } }];
+        else if (f.kind === 'memory_limit') outcome = ['killed', { startedAt, t0, usageFrom: instance, reason: 'memory_limit', error: { code: 'memory_limit', message: `the agent exceeded its memory limit of ${p.memoryMb} MiB and was killed` } }];
+        else if (a.killReason) outcome = ['killed', { startedAt, t0, usageFrom: instance, reason: a.killReason, error: { code: 'killed', message: `killed (${a.killReason})` } }];
+        else outcome = ['failed', { startedAt, t0, usageFrom: instance, error: { code, message: f.message } }];
       } finally {
         if (session) {
           if (instance.destroyed) session.releaseCurrent?.();
           this.sessions.releaseLater(session);
         } else instance.destroy('completed');
       }
+      return await this.finalize(rt, a, outcome[0], outcome[1]);
     } finally {
       release();
     }
   }
 
-  private finalize(
+  /** Everything an agent hands back passes the redactor before it is stored or served. */
+  private handedBack<T>(v: T): T {
+    return this.d.output ? (this.d.output.filter(v) as T) : v;
+  }
+
+  private async finalize(
     rt: ProfileRuntime,
     a: ActiveRun,
     state: RunState,
     o: { startedAt?: string; t0?: number; output?: unknown; outputTruncated?: boolean; error?: { code: string; message: string }; reason?: string; usageFrom?: AgentInstance },
-  ): RunRecord {
+  ): Promise<RunRecord> {
     const p = rt.profile;
-    const endedAt = now();
     const durationMs = o.t0 !== undefined ? Math.round((performance.now() - o.t0) * 1000) / 1000 : 0;
     this.active.delete(a.runId);
     this.d.runIdentity?.revoke(a.runId);
     a.controller.abort();
-    this.d.store.runs.update(a.runId, {
+    const ending: RunEnding = {
+      runId: a.runId,
+      profile: p.name,
+      agentId: a.principal.agentId,
       state,
-      endedAt,
+      endedAt: now(),
       durationMs,
       ...(o.output !== undefined ? { output: o.output } : {}),
       outputTruncated: o.outputTruncated ?? false,
-      ...(o.error ? { error: o.error } : {}),
+      logsTruncated: a.logs.truncated,
+      ...(o.error ? { error: this.handedBack(o.error) } : {}),
       ...(o.reason ? { reason: o.reason } : {}),
-    });
+    };
     const m = this.d.metrics;
     m.runsTotal.inc({ profile: p.name, outcome: state });
     if (o.startedAt) m.executionSeconds.observe({ profile: p.name }, durationMs / 1000);
@@ -277,11 +340,9 @@ export class RunManager {
       if (u.cpuSeconds > 0) m.cpuSecondsTotal.inc({ profile: p.name }, u.cpuSeconds);
     }
     rt.stats.record(state, durationMs);
-    this.d.log.info({ runId: a.runId, profile: p.name, event: 'run.end', state, durationMs, ...(o.error ? { error: o.error } : {}) }, 'run ended');
-    this.d.audit
-      .record({ type: 'run.end', agentId: a.principal.agentId, runId: a.runId, subject: p.name, action: 'run.end', resource: `profile:${p.name}`, payload: { state, durationMs, ...(o.error ? { error: o.error.code } : {}) } })
-      .catch((e: Error) => this.d.log.error({ runId: a.runId, err: e.message }, 'audit of run end failed'));
-    return this.d.store.runs.get(a.runId)!;
+    this.d.log.info({ runId: a.runId, profile: p.name, event: 'run.end', state, durationMs, ...(ending.error ? { error: ending.error } : {}) }, 'run ended');
+    // Durable before it is reported: the caller hears of the ending once the store has it.
+    return this.endings.settle(ending);
   }
 
   /** Re-execute a deterministic run against its record; report whether it made the same calls in the same order. */
@@ -295,7 +356,7 @@ export class RunManager {
     if (!rt) throw new ClawguardError('profile_not_found', `profile "${run.profile}" of run ${runId} is no longer configured`);
     const p = rt.profile;
     const replayer = new Replayer(rec);
-    const a: ActiveRun = { runId: `replay-${runId}`, profile: p, principal: { kind: 'run', agentId: `replay:${runId}`, runId: `replay-${runId}`, profile: p.name, trustLevel: p.trustLevel, capabilities: [], isolation: p.isolation, door: 'run' }, controller: new AbortController(), done: Promise.resolve(undefined as never) };
+    const a: ActiveRun = { runId: `replay-${runId}`, profile: p, principal: { kind: 'run', agentId: `replay:${runId}`, runId: `replay-${runId}`, profile: p.name, trustLevel: p.trustLevel, capabilities: [], isolation: p.isolation, door: 'run' }, controller: new AbortController(), logs: new RunLogBudget(p.maxLogLines, p.maxLogBytes), done: Promise.resolve(undefined as never) };
     this.active.set(a.runId, a);
     const instance = await this.d.factories[p.isolation].create({ memoryMb: p.memoryMb });
     const timer = setTimeout(() => instance.destroy('timeout'), p.timeoutSeconds * 1000);
@@ -356,6 +417,8 @@ export class RunManager {
     await Promise.all([...this.active.keys()].map((id) => this.kill(id, 'shutdown').catch(() => undefined)));
     for (const rt of this.profiles.values()) rt.pool.close();
     this.sessions.closeAll();
+    const left = await this.endings.flush();
+    if (left > 0) this.d.log.error({ left }, 'run endings still not stored at shutdown: those runs are marked killed (gateway_restart) on the next start');
   }
 
   /** Start-up warnings: a missing agent module fails its runs (clearly), not the gateway. */

@@ -180,6 +180,8 @@ export class Gateway {
       factories: this.factories,
       describeTools: () => this.tools.describe(),
       runIdentity: this.identity.runs,
+      output: this.secrets.redactor,
+      recordedEnd: (runId) => this.auditLog.firstSeqOf(runId, 'run.end'),
     });
     runsRef.current = this.runs;
     assertToolCatalog(this.tools.names());
@@ -219,6 +221,7 @@ export class Gateway {
       policy: this.pdp.status(),
       audit: this.auditLog.status(),
       store: this.storeHealth.status(),
+      runs: this.runs.health(),
       http: { connections: this.connections.status(), rejections: this.rejections.status() },
     };
   }
@@ -228,6 +231,7 @@ export class Gateway {
     assertAgentsCannotReach(c, this.opts.stateDir);
     // Before anything is recorded or served: a broken, truncated or re-keyed log is refused (audit_broken).
     await this.auditLog.checkAtStart({ newSegment: this.opts.auditNewSegment === true });
+    await this.runs.recover();
     const host = this.opts.host ?? c.gateway.host;
     const port = this.opts.port ?? c.gateway.port;
     if (!c.zeroTrust.requireAuthentication && !(isLoopback(host) || host === 'localhost')) {
@@ -267,6 +271,10 @@ export class Gateway {
         audit: () => this.auditLog.status() as { ok: boolean; reason?: unknown },
         store: () => this.storeHealth.status(),
         policy: () => this.pdp.status() as { ok: boolean; reason?: unknown },
+        runs: () => {
+          const h = this.runs.health();
+          return h.pendingEndings === 0 ? { ok: true } : { ok: false, reason: `${h.pendingEndings} run ending(s) not yet stored (${h.lastError ?? 'store unavailable'}); retried until they are` };
+        },
         shuttingDown: () => this.connections.shuttingDown,
       },
     });

@@ -16,6 +16,8 @@ export interface HealthDeps {
   audit: () => ComponentStatus;
   store: () => ComponentStatus;
   policy: () => ComponentStatus;
+  /** Run endings not yet durable (the store refused them): retried, and readiness says so meanwhile. */
+  runs?: () => ComponentStatus;
   shuttingDown: () => boolean;
 }
 
@@ -28,6 +30,7 @@ export function degraded(d: HealthDeps): Record<string, string> {
   add('audit', d.audit(), 'the audit log cannot be written');
   add('store', d.store(), 'the store cannot be written');
   add('policy', d.policy(), 'no policy set is in force');
+  if (d.runs) add('runs', d.runs(), 'run endings are waiting to be stored');
   if (d.shuttingDown()) out.gateway = 'shutting down';
   return out;
 }

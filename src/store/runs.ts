@@ -21,6 +21,10 @@ export interface RunRecord {
   endedAt?: string;
   durationMs?: number;
   deterministic: boolean;
+  /** The agent's ctx.log lines went past the run's budget and the rest were dropped. */
+  logsTruncated: boolean;
+  /** Seq of the run's run.end audit event; undefined while it is not yet written. */
+  endSeq?: number;
 }
 
 /** Everything nondeterministic a run consumed, for replay. */
@@ -53,12 +57,18 @@ const MIGRATIONS = [
    );
    CREATE INDEX runs_profile_state ON runs(profile, state);
    CREATE INDEX runs_created ON runs(created_at);`,
+  // end_seq: the run.end event's seq, so an ending stored but not yet in the audit log is found and
+  // written on the next start. Runs that ended before this column existed are marked 0 (not tracked).
+  `ALTER TABLE runs ADD COLUMN end_seq INTEGER;
+   ALTER TABLE runs ADD COLUMN logs_truncated INTEGER NOT NULL DEFAULT 0;
+   UPDATE runs SET end_seq = 0 WHERE state NOT IN ('queued', 'running');
+   CREATE INDEX runs_end_unrecorded ON runs(end_seq) WHERE end_seq IS NULL;`,
 ];
 
 interface Row {
   run_id: string; profile: string; state: RunState; isolation: string; session_key: string | null; input: string | null; output: string | null;
   output_truncated: number; error: string | null; reason: string | null; created_at: string; started_at: string | null; ended_at: string | null;
-  duration_ms: number | null; deterministic: number;
+  duration_ms: number | null; deterministic: number; end_seq: number | null; logs_truncated: number;
 }
 
 function fromRow(r: Row): RunRecord {
@@ -78,6 +88,8 @@ function fromRow(r: Row): RunRecord {
     ...(r.ended_at ? { endedAt: r.ended_at } : {}),
     ...(r.duration_ms !== null ? { durationMs: r.duration_ms } : {}),
     deterministic: r.deterministic === 1,
+    logsTruncated: r.logs_truncated === 1,
+    ...(r.end_seq !== null ? { endSeq: r.end_seq } : {}),
   };
 }
 
@@ -111,6 +123,7 @@ export class RunRepository {
       startedAt: ['started_at', (v) => v],
       endedAt: ['ended_at', (v) => v],
       durationMs: ['duration_ms', (v) => v],
+      logsTruncated: ['logs_truncated', (v) => (v ? 1 : 0)],
     };
     for (const [k, v] of Object.entries(patch)) {
       const m = map[k];
@@ -146,8 +159,23 @@ export class RunRepository {
     return r?.recording ? (JSON.parse(r.recording) as RunRecording) : undefined;
   }
 
-  /** Runs left queued/running by a gateway that died: they can never finish now. */
+  /**
+   * Runs left queued/running by a gateway that died: they can never finish now. They end `killed`
+   * (gateway_restart) with their run.end still to be written (endingsUnrecorded finds them).
+   */
   markAbandoned(now: string): number {
-    return this.db.prepare(`UPDATE runs SET state = 'killed', reason = 'gateway_restart', ended_at = ? WHERE state IN ('queued', 'running')`).run(now).changes;
+    return this.db
+      .prepare(`UPDATE runs SET state = 'killed', reason = 'gateway_restart', ended_at = ?, error = ?, end_seq = NULL WHERE state IN ('queued', 'running')`)
+      .run(now, JSON.stringify({ code: 'gateway_restart', message: 'the gateway stopped before the run ended' })).changes;
+  }
+
+  /** Ended runs whose run.end is not yet in the audit log, oldest first. */
+  endingsUnrecorded(limit = 1000): RunRecord[] {
+    return (this.db.prepare(`SELECT * FROM runs WHERE end_seq IS NULL AND state NOT IN ('queued', 'running') ORDER BY created_at, run_id LIMIT ?`).all(limit) as Row[]).map(fromRow);
+  }
+
+  /** The run's run.end is in the audit log at `seq`. */
+  markEndRecorded(runId: string, seq: number): void {
+    this.db.prepare('UPDATE runs SET end_seq = ? WHERE run_id = ?').run(seq, runId);
   }
 }

@@ -82,6 +82,13 @@ test(`kill -9 of the gateway ${CYCLES} times under load: verify passes and every
     await Promise.all(loops);
     await dispatcher.destroy();
   }
+  // One more start and a clean stop: the last kill's abandoned runs are recovered like the others.
+  {
+    const { child } = await startChild(stateDir, config);
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  }
   assert.ok(ackedRuns.length > CYCLES, `runs acknowledged: ${ackedRuns.length}`);
   assert.ok(ackedRejections.length > CYCLES, `rejections acknowledged: ${ackedRejections.length}`);
 
@@ -96,6 +103,29 @@ test(`kill -9 of the gateway ${CYCLES} times under load: verify passes and every
   for (const runId of ackedRuns) {
     assert.deepEqual(byRun.all(runId), [{ type: 'run.start', decision: 'allow' }, { type: 'tool.decision', decision: 'allow' }, { type: 'tool.decision', decision: 'allow' }], `run ${runId}`);
   }
+  // Every run acknowledged as finished has its run.end (state succeeded), written before the answer.
+  const ends = db.prepare("SELECT payload FROM audit_events WHERE run_id = ? AND type = 'run.end'").pluck();
+  for (const runId of ackedRuns) {
+    const e = ends.all(runId) as string[];
+    assert.equal(e.length, 1, `run.end of acknowledged run ${runId}`);
+    assert.equal(JSON.parse(e[0]!).state, 'succeeded');
+    assert.equal(JSON.parse(e[0]!).recovered, undefined, `run ${runId} was acknowledged, so its run.end was not left to recovery`);
+  }
+  // Every run ever started has ended, with exactly one run.end; those a kill abandoned, a recovered one.
+  const all = db.prepare('SELECT run_id, state, reason, end_seq FROM runs').all() as Array<{ run_id: string; state: string; reason: string | null; end_seq: number | null }>;
+  let abandoned = 0;
+  for (const r of all) {
+    assert.notEqual(r.state, 'running', r.run_id);
+    assert.notEqual(r.state, 'queued', r.run_id);
+    const e = ends.all(r.run_id) as string[];
+    assert.equal(e.length, 1, `run ${r.run_id} (${r.state}) has ${e.length} run.end events`);
+    assert.ok(r.end_seq !== null, r.run_id);
+    if (r.reason === 'gateway_restart') {
+      abandoned++;
+      assert.deepEqual({ ...JSON.parse(e[0]!), durationMs: 0 }, { state: 'killed', durationMs: 0, error: 'gateway_restart', reason: 'gateway_restart', recovered: true });
+    }
+  }
+  assert.ok(abandoned > 0, 'some runs were abandoned by the kills');
   const byPath = db.prepare("SELECT COUNT(*) AS n FROM audit_events WHERE type = 'http.rejected' AND resource = ?").pluck();
   for (const path of ackedRejections) assert.equal(byPath.get(path), 1, path);
   db.close();

@@ -26,6 +26,7 @@ export function runView(r: RunRecord): Record<string, unknown> {
     input: r.input,
     output: r.output ?? null,
     outputTruncated: r.outputTruncated,
+    logsTruncated: r.logsTruncated,
     error: r.error ?? null,
     ...(r.reason ? { reason: r.reason } : {}),
     createdAt: r.createdAt,
@@ -33,6 +34,7 @@ export function runView(r: RunRecord): Record<string, unknown> {
     endedAt: r.endedAt ?? null,
     durationMs: r.durationMs ?? null,
     deterministic: r.deterministic,
+    ...((r as { durable?: boolean }).durable === false ? { durable: false } : {}),
   };
 }
 
@@ -76,8 +78,11 @@ export function registerRunRoutes(app: FastifyInstance, deps: { runs: RunManager
   app.delete('/v1/runs/:id', async (req) => {
     const op = auth.require(req, 'write');
     const id = runIdParam(req.params);
-    const r = await runs.kill(id);
-    if (!r) throw new ClawguardError('run_not_found', `no run ${id}`);
+    const k = await runs.kill(id);
+    if (!k) throw new ClawguardError('run_not_found', `no run ${id}`);
+    const r = k.record;
+    // Only a kill that ended the run is one: a run that had already ended is answered as it ended.
+    if (!k.killed) throw new ClawguardError('conflict', `run ${id} had already ended (${r.state}${r.reason ? `, ${r.reason}` : ''}); nothing was killed`);
     // A kill is never held back by the audit store; who killed it is recorded once it is done.
     await deps
       .audit?.()
