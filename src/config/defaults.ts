@@ -23,7 +23,7 @@ export const STARTER_CONFIG = `// clawguard.json — JSON5: comments and trailin
 {
   gateway: {
     host: "127.0.0.1", // loopback only; a non-loopback bind requires TLS and authentication
-    port: 18789,
+    port: 18780,
   },
   agents: {
     // A fresh, isolated agent instance per request, destroyed when the request ends.

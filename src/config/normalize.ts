@@ -10,7 +10,7 @@ import { TOOL_CATALOG, toolGroups } from './tools.js';
 import type { RawConfig, RawProfile, RawSandbox, RawSecret } from './schema.js';
 import type { ClawguardConfig, ProfileConfig, SandboxConfig, SecretConfig, SecretSource, ToolRule } from './types.js';
 
-export const DEFAULT_PORT = 18789;
+export const DEFAULT_PORT = 18780;
 export const DEFAULT_HOST = '127.0.0.1';
 
 const SOURCE_CANON: Record<string, SecretSource> = {

@@ -7,7 +7,7 @@ import { type GlobalOpts, loadConfig, stateDirOf } from '../context.js';
 export function registerStartCommand(program: Command): void {
   program
     .command('start')
-    .description('start the gateway (default 127.0.0.1:18789)')
+    .description('start the gateway (default 127.0.0.1:18780; 18789 is OpenClaw\'s own gateway port)')
     .option('--port <n>', 'port to listen on', (v) => {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ClawguardError('bad_request', `--port: expected 0-65535, got ${v}`);
