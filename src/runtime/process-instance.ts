@@ -64,6 +64,13 @@ class ProcessInstance implements AgentInstance {
     this.channel = child.stdio[3] as Socket;
     this.channel.on('error', () => undefined); // a reset channel shows up as its close / the exit
     this.channel.on('data', (chunk: Buffer) => this.onData(chunk));
+    // The child closed its end but lives on: it can never report 'done'. Give a dying child time to be
+    // seen exiting first, so an OOM kill (which also closes the channel) is reported as memory_limit.
+    this.channel.on('end', () => {
+      setTimeout(() => {
+        if (!this.ended && this.child.exitCode === null && this.child.signalCode === null) this.violate('protocol_violation', 'the agent process closed its channel');
+      }, DRAIN_AFTER_EXIT_MS).unref?.();
+    });
     this.ready = new Promise<void>((resolve, reject) => {
       this.readyWait = { resolve, reject };
     });
