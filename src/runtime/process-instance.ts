@@ -52,6 +52,8 @@ class ProcessInstance implements AgentInstance {
   private ended: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   /** Why the channel was cut by us (a protocol violation), reported instead of the resulting exit. */
   private violation: InstanceFailure | undefined;
+  /** Set on a violation: nothing more the child sends is read. */
+  private decoderStopped = false;
 
   constructor(
     private readonly child: SandboxedProcess,
@@ -135,8 +137,6 @@ class ProcessInstance implements AgentInstance {
     this.destroy('crashed');
     this.channel.destroy();
   }
-
-  private decoderStopped = false;
 
   private onData(chunk: Buffer): void {
     if (this.decoderStopped) return;
