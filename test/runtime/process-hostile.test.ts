@@ -60,6 +60,31 @@ describe('process isolation: hostile data on the channel never reaches past the 
       agents: {
         writer: { isolation: 'process', timeout: 4, memoryMb: 128, entry: A('writer.js', WRITER), tools: { allow: ['system.time'] } },
         session: { isolation: 'process', runtime: 'session', timeout: 4, entry: A('session.js', WRITER) },
+        tricks: {
+          isolation: 'process',
+          timeout: 4,
+          tools: { allow: ['system.time'] },
+          // Hostile values through the agent API itself (the shared prelude serialises with the globals).
+          entry: A('tricks.js', `
+            export default async (input, ctx) => {
+              const cyc = {}; cyc.self = cyc;
+              const t = input.trick;
+              if (t === 'stringify') JSON.stringify = () => '{';
+              if (t === 'stringify-huge') JSON.stringify = () => 'x'.repeat(6 * 1024 * 1024);
+              if (t === 'parse') JSON.parse = () => { throw new Error('no parse'); };
+              if (t === 'array') { Array.prototype.map = null; Array.isArray = () => true; }
+              if (t === 'getter') { const o = {}; Object.defineProperty(o, 'x', { enumerable: true, get() { throw new Error('getter'); } }); await ctx.tools.call('system.time', o).catch(() => 0); return o; }
+              if (t === 'proxy') { const p = new Proxy({}, { ownKeys() { throw new Error('proxy'); } }); await ctx.tools.call('system.time', p).catch(() => 0); return p; }
+              if (t === 'bigint') { await ctx.tools.call('system.time', { n: 1n }).catch(() => 0); return 2n; }
+              if (t === 'symbol') return { s: Symbol('x') };
+              if (t === 'cyclic') { await ctx.tools.call('system.time', cyc).catch(() => 0); return cyc; }
+              if (t === 'deep') { let d = []; for (let i = 0; i < 1e5; i++) d = [d]; await ctx.tools.call('system.time', { d }).catch(() => 0); return d; }
+              if (t === 'calls') { await Promise.all(Array.from({ length: 3000 }, () => ctx.tools.call('system.time', {}).catch(() => 0))); }
+              if (t === 'log') { for (let i = 0; i < 200; i++) ctx.log('x', { big: 'y'.repeat(1 << 20) }); }
+              const r = await ctx.tools.call('system.time', {}).catch((e) => ({ threw: String(e.message) }));
+              return { trick: t, r: typeof r };
+            };`),
+        },
         probe: {
           isolation: 'process',
           entry: A('probe.js', `
@@ -247,6 +272,15 @@ describe('process isolation: hostile data on the channel never reaches past the 
     const t0 = Date.now();
     endedWith(await attack([{ close: true }, { sleep: 3500 }]), 'failed', 'protocol_violation');
     assert.ok(Date.now() - t0 < 3000, `took ${Date.now() - t0} ms`);
+  });
+
+  test('hostile values through the agent API (replaced JSON and Array, getters, Proxy, BigInt, Symbol, cycles, depth, 3000 calls)', async () => {
+    for (const trick of ['stringify', 'stringify-huge', 'parse', 'array', 'getter', 'proxy', 'bigint', 'symbol', 'cyclic', 'deep', 'calls', 'log']) {
+      const r = (await g.call('POST', '/v1/runs?wait=1', { profile: 'tricks', input: { trick } })).json;
+      await healthy();
+      const clear = r.state === 'succeeded' || (r.state === 'failed' && ['agent_error', 'output_invalid', 'bad_agent_data', 'protocol_violation', 'crashed', 'output_too_large'].includes(r.error?.code));
+      assert.ok(clear, `${trick}: ${JSON.stringify(r).slice(0, 300)}`);
+    }
   });
 
   test('randomised channel attacks (seed 12): every run ends clearly and the gateway stays up', async () => {
