@@ -41,10 +41,11 @@ async function bareWorker(n: number): Promise<number[]> {
 
 async function bareBwrapNode(n: number, dir: string): Promise<number[]> {
   const script = join(dir, 'ready.cjs');
-  writeFileSync(script, 'process.send({type:"ready"}); process.disconnect();');
+  // fd 3 is a plain socket (no Node IPC in sandboxed children): the first byte on it is "ready".
+  writeFileSync(script, 'require("fs").writeSync(3, "r");');
   return timeAsync(n, () => new Promise<void>((resolve, reject) => {
     const c = spawnSandboxedNode({ script });
-    c.once('message', () => resolve());
+    c.stdio[3]?.once('data', () => resolve());
     c.once('error', reject);
     c.stdout?.resume();
     c.stderr?.resume();
@@ -75,7 +76,7 @@ export async function run(): Promise<BenchSection> {
   rows.push({ name: 'thread: cold acquisition p99', value: tc.p99, unit: 'ms', baselineName: 'new Worker p99', baselineValue: worker.p99 });
 
   if (bw.available) {
-    const proc = new ProcessFactory((o) => spawnSandboxedNode({ script: o.script, nodeArgs: o.nodeArgs, roBinds: o.roPaths }), () => ({ ok: true }));
+    const proc = new ProcessFactory((o) => spawnSandboxedNode({ script: o.script, nodeArgs: o.nodeArgs, roBinds: o.roPaths, memoryMb: o.memoryMb }), () => ({ ok: true }));
     const bare = summarize(await bareBwrapNode(20, dir));
     const plain = summarize(await bareSpawnNode(20));
     const pw = summarize(await warmAcquire(proc, 30));

@@ -28,6 +28,10 @@ export type ErrorCode =
   | 'model_error'
   | 'timeout'
   | 'internal'
+  // Process isolation (framed channel, memory cgroup): the agent's side broke the protocol or its budget.
+  | 'protocol_violation'
+  | 'bad_agent_data'
+  | 'memory_limit'
   | (string & {});
 
 export class ClawguardError extends Error {

@@ -1,10 +1,22 @@
 /**
- * Runs inside the sandboxed child process (process isolation). Waits for one 'start' message on
- * the IPC channel, runs the agent with the shared prelude, reports 'done', and exits. Tool and
- * model calls go back to the gateway over IPC; this process has no network and sees no state.
+ * Runs inside the sandboxed child process (process isolation). Waits for a 'start' frame on fd 3 (our
+ * own framed socket, see frames.ts; there is no Node IPC channel), runs the agent with the shared
+ * prelude, reports 'done'. Tool and model calls go back to the gateway over the same socket; this
+ * process has no network and sees no state. Agent code shares this process and can write to fd 3
+ * itself: that is expected, the gateway treats every frame as hostile (child-messages.ts).
  */
+import { Socket } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { AGENT_PRELUDE } from './agent-bootstrap.js';
+import { FrameDecoder, MAX_CHILD_FRAME_BYTES, MAX_PARENT_FRAME_BYTES, encodeFrame } from './frames.js';
+
+// Taken before any agent code runs, so an agent replacing JSON or Buffer methods does not garble
+// the protocol by accident (on purpose it can; the gateway copes).
+const { parse, stringify } = JSON;
+const MAX_CALL_ARGS_CHARS = 4 * 1024 * 1024;
+const MAX_LOG_FIELDS_CHARS = 64 * 1024;
+/** Room left in a frame for everything of 'done' except the output. */
+const MAX_OUTPUT_CHARS = 3 * 1024 * 1024;
 
 interface StartMsg {
   type: 'start';
@@ -14,12 +26,29 @@ interface StartMsg {
   seed: number;
   replayClock: number[] | null;
   recordClock: boolean;
+  maxOutputBytes: number;
   source: { kind: 'file'; path: string } | { kind: 'inline'; name: string; code: string };
 }
 type ResultMsg = { type: 'result'; id: number; text: string } | { type: 'result'; id: number; error: string };
 
-const send = (m: unknown): void => {
-  process.send?.(m);
+const channel = new Socket({ fd: 3, readable: true, writable: true });
+channel.on('error', () => process.exit(0));
+channel.on('close', () => process.exit(0));
+
+function usage(): { cpuSeconds: number; heapBytes: number } {
+  const cpu = process.cpuUsage();
+  return { cpuSeconds: (cpu.user + cpu.system) / 1e6, heapBytes: process.memoryUsage().heapUsed };
+}
+
+const send = (m: Record<string, unknown>): void => {
+  let frame: Buffer;
+  try {
+    frame = encodeFrame(m, MAX_CHILD_FRAME_BYTES, stringify);
+  } catch (e) {
+    if (m.type !== 'done') throw e;
+    frame = encodeFrame({ type: 'done', ok: false, kind: 'crashed', message: `the agent's result could not be sent: ${(e as Error).message}`, code: 'output_too_large', usage: usage() }, MAX_CHILD_FRAME_BYTES, stringify);
+  }
+  channel.write(frame);
 };
 
 // The prelude is plain JavaScript shared with the isolate level; evaluate it once here.
@@ -37,20 +66,26 @@ let busy = false;
 let prelude: ReturnType<typeof cgPrelude> | undefined;
 let agentNs: unknown;
 
-function usage(): { cpuSeconds: number; heapBytes: number } {
-  const cpu = process.cpuUsage();
-  return { cpuSeconds: (cpu.user + cpu.system) / 1e6, heapBytes: process.memoryUsage().heapUsed };
+/** The prelude's result text, with the output cut to what the run keeps (the run manager marks it cut). */
+function doneOk(text: string, maxOutputBytes: number): Record<string, unknown> {
+  const r = parse(text) as { outputJson: string; clock?: number[]; clockOverflow?: boolean };
+  const keep = Math.min(MAX_OUTPUT_CHARS, Math.max(0, Math.floor(maxOutputBytes)) + 1);
+  const outputJson = String(r.outputJson);
+  const cut = outputJson.length > keep;
+  return { type: 'done', ok: true, outputJson: cut ? outputJson.slice(0, keep) : outputJson, outputCut: cut, clock: Array.isArray(r.clock) ? r.clock : [], clockOverflow: r.clockOverflow === true, usage: usage() };
 }
 
 async function start(msg: StartMsg): Promise<void> {
   const host = {
     call: (kind: string, name: string, argsJson: string) =>
       new Promise<string>((resolve, reject) => {
+        if (typeof argsJson !== 'string' || argsJson.length > MAX_CALL_ARGS_CHARS) return reject(new Error('call arguments too large'));
         const id = nextId++;
         pending.set(id, { resolve, reject });
         send({ type: 'call', id, kind, name, args: argsJson });
       }),
-    log: (level: string, m: string, fields: string) => send({ type: 'log', level, msg: m, fields }),
+    log: (level: string, m: string, fields: string) =>
+      send({ type: 'log', level, msg: String(m).slice(0, 4096), fields: typeof fields === 'string' && fields.length <= MAX_LOG_FIELDS_CHARS ? fields : '{"truncated":true}' }),
   };
   if (!prelude) {
     prelude = cgPrelude(host, msg.profile, msg.seed, msg.replayClock, msg.recordClock === true);
@@ -64,38 +99,45 @@ async function start(msg: StartMsg): Promise<void> {
     }
   }
   try {
-    const text = await prelude.runAgent(agentNs, JSON.stringify(msg.input ?? null), msg.runId);
-    send({ type: 'done', ok: true, text, usage: usage() });
+    const text = await prelude.runAgent(agentNs, stringify(msg.input ?? null), msg.runId);
+    send(doneOk(text, msg.maxOutputBytes));
   } catch (e) {
     const err = e as Error & { code?: unknown };
-    send({ type: 'done', ok: false, kind: 'agent_error', message: err?.message ?? String(e), code: typeof err?.code === 'string' ? err.code : undefined, usage: usage() });
+    send({ type: 'done', ok: false, kind: 'agent_error', message: String(err?.message ?? e), ...(typeof err?.code === 'string' ? { code: err.code } : {}), usage: usage() });
   }
 }
 
-process.on('message', (raw: unknown) => {
-  const msg = raw as { type?: string } | null;
-  if (!msg || typeof msg !== 'object') return;
-  if (msg.type === 'start' && !busy) {
+function onFrame(raw: Record<string, unknown>): void {
+  if (raw.type === 'start' && !busy) {
     busy = true;
-    void start(msg as StartMsg).finally(() => {
+    void start(raw as unknown as StartMsg).finally(() => {
       busy = false;
     });
-  } else if (msg.type === 'result') {
-    const r = msg as ResultMsg;
+  } else if (raw.type === 'result') {
+    const r = raw as unknown as ResultMsg;
     const p = pending.get(r.id);
     if (!p) return;
     pending.delete(r.id);
     if ('text' in r) p.resolve(r.text);
     else p.reject(new Error(r.error));
-  } else if (msg.type === 'abort') {
+  } else if (raw.type === 'abort') {
     prelude?.abort();
   }
+}
+
+const decoder = new FrameDecoder(MAX_PARENT_FRAME_BYTES);
+channel.on('data', (chunk: Buffer) => {
+  for (const body of decoder.push(chunk)) onFrame(parse(body.toString('utf8')) as Record<string, unknown>);
 });
-process.on('disconnect', () => process.exit(0));
+
 // An error thrown outside the agent's promise (a timer, an event handler) still ends the run with it.
 const fatal = (e: unknown): void => {
   const err = e as Error & { code?: unknown };
-  send({ type: 'done', ok: false, kind: 'crashed', message: `uncaught: ${err?.message ?? String(e)}`, code: 'crashed', usage: usage() });
+  try {
+    send({ type: 'done', ok: false, kind: 'crashed', message: `uncaught: ${String(err?.message ?? e)}`, code: 'crashed', usage: usage() });
+  } catch {
+    /* the channel is gone: the exit says it */
+  }
   setImmediate(() => process.exit(1));
 };
 process.on('uncaughtException', fatal);

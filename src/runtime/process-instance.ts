@@ -1,27 +1,40 @@
 /**
  * Process isolation: a fresh Node child per run under bubblewrap (no network namespace, read-only
- * system, nothing of the state dir visible), talking to the gateway only over its IPC channel.
- * Full Node is available inside (for agents that need npm packages); the sandbox is the boundary.
+ * system, nothing of the state dir visible, a memory cgroup), talking to the gateway only over our
+ * own framed socket on fd 3 (frames.ts). Full Node is available inside (for agents that need npm
+ * packages); the sandbox is the boundary, and everything the child sends is hostile data: a broken
+ * frame, an unknown message, a flood or a stalled reader ends that run, never the gateway.
  */
 import type { ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ChildMessageError, FrameBudget, parseChildMessage, type ChildMsg } from './child-messages.js';
+import { FrameDecoder, FrameError, MAX_CHILD_FRAME_BYTES, MAX_PARENT_FRAME_BYTES, encodeFrame } from './frames.js';
 import { type AgentInstance, type DestroyReason, type InstanceFactory, InstanceFailure, type InstanceJob, type InstanceResult, type ResourceUsage } from './instance.js';
 
 export const PROCESS_CHILD_SCRIPT = fileURLToPath(new URL('./process-child.js', import.meta.url));
 const PACKAGE_JSON = fileURLToPath(new URL('../../../package.json', import.meta.url));
 
-/** Starts `node <script>` sandboxed, with an IPC channel; provided by the sandbox module. */
-export type SandboxedNodeSpawner = (opts: { script: string; nodeArgs: string[]; roPaths: string[] }) => ChildProcess;
+/** What the sandbox module hands back: the child, and its memory cgroup's verdict once it exited. */
+export type SandboxedProcess = ChildProcess & { readonly memoryCgroup?: { readonly oomKilled: boolean } };
+/** Starts `node <script>` sandboxed with a socket on fd 3 and a memory budget; provided by the sandbox module. */
+export type SandboxedNodeSpawner = (opts: { script: string; nodeArgs: string[]; roPaths: string[]; memoryMb: number }) => SandboxedProcess;
 
 const MAX_CALL_ARGS_BYTES = 4 * 1024 * 1024;
+/** Tool calls one run may have in flight; more are answered as a call error. */
+const MAX_CALLS_IN_FLIGHT = 256;
+/** Results the child has not read yet; beyond this it is not draining its channel and the run ends. */
+const MAX_UNREAD_BYTES = 96 * 1024 * 1024;
+/** How long to wait after exit for the last bytes of the channel (a 'done' racing the exit). */
+const DRAIN_AFTER_EXIT_MS = 1000;
 
-type ChildMsg =
-  | { type: 'ready' }
-  | { type: 'call'; id: number; kind: string; name: string; args: string }
-  | { type: 'log'; level: string; msg: string; fields: string }
-  | { type: 'done'; ok: true; text: string; usage: ResourceUsage }
-  | { type: 'done'; ok: false; kind: string; message: string; code?: string; usage: ResourceUsage };
+interface ActiveRun {
+  job: InstanceJob;
+  resolve(r: InstanceResult): void;
+  reject(e: InstanceFailure): void;
+  inFlight: number;
+}
 
 class ProcessInstance implements AgentInstance {
   readonly isolation = 'process' as const;
@@ -31,33 +44,53 @@ class ProcessInstance implements AgentInstance {
   private stderrTail = '';
   private used = false;
   readonly ready: Promise<void>;
-  private onExit: ((code: number | null, signal: NodeJS.Signals | null) => void) | undefined;
-  private exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  private readyWait: { resolve(): void; reject(e: InstanceFailure): void } | undefined;
+  private current: ActiveRun | undefined;
+  private readonly channel: Socket;
+  private readonly decoder = new FrameDecoder(MAX_CHILD_FRAME_BYTES);
+  private readonly budget = new FrameBudget();
+  private ended: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  /** Why the channel was cut by us (a protocol violation), reported instead of the resulting exit. */
+  private violation: InstanceFailure | undefined;
+  /** Set on a violation: nothing more the child sends is read. */
+  private decoderStopped = false;
 
   constructor(
-    private readonly child: ChildProcess,
+    private readonly child: SandboxedProcess,
     private readonly reusable: boolean,
   ) {
     child.stderr?.on('data', (d: Buffer) => {
       this.stderrTail = (this.stderrTail + d.toString('utf8')).slice(-4096);
     });
     child.stdout?.resume();
+    this.channel = child.stdio[3] as Socket;
+    this.channel.on('error', () => undefined); // a reset channel shows up as its close / the exit
+    this.channel.on('data', (chunk: Buffer) => this.onData(chunk));
+    // The child closed its end but lives on: it can never report 'done'. Give a dying child time to be
+    // seen exiting first, so an OOM kill (which also closes the channel) is reported as memory_limit.
+    this.channel.on('end', () => {
+      setTimeout(() => {
+        if (!this.ended && this.child.exitCode === null && this.child.signalCode === null) this.violate('protocol_violation', 'the agent process closed its channel');
+      }, DRAIN_AFTER_EXIT_MS).unref?.();
+    });
     this.ready = new Promise<void>((resolve, reject) => {
-      const onMsg = (m: ChildMsg) => {
-        if (m?.type === 'ready') {
-          child.off('message', onMsg);
-          resolve();
-        }
-      };
-      child.on('message', onMsg);
-      child.once('exit', (code, signal) => reject(new InstanceFailure('crashed', `sandboxed child exited before it was ready (code ${code}, signal ${signal}): ${this.stderrTail.trim().split('\n').slice(-3).join(' | ')}`)));
-      child.once('error', (e) => reject(new InstanceFailure('crashed', `sandboxed child failed to start: ${e.message}`)));
+      this.readyWait = { resolve, reject };
     });
     this.ready.catch(() => undefined);
+    child.once('error', (e) => this.readyWait?.reject(new InstanceFailure('crashed', `sandboxed child failed to start: ${e.message}`)));
+    // Conclude once the channel has delivered everything (a 'done' written just before exit still counts).
+    let timer: NodeJS.Timeout | undefined;
+    const conclude = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (this.ended) return;
+      clearTimeout(timer);
+      this.ended = { code, signal };
+      this.onEnded();
+    };
     child.once('exit', (code, signal) => {
-      this.exited = { code, signal };
-      this.onExit?.(code, signal);
+      timer = setTimeout(() => conclude(code, signal), DRAIN_AFTER_EXIT_MS);
+      timer.unref?.();
     });
+    child.once('close', (code: number | null, signal: NodeJS.Signals | null) => conclude(code, signal));
   }
 
   get destroyed(): boolean {
@@ -69,7 +102,7 @@ class ProcessInstance implements AgentInstance {
   }
 
   abort(): void {
-    if (!this._destroyed && this.child.connected) this.child.send({ type: 'abort' });
+    if (!this._destroyed) this.write({ type: 'abort' });
   }
 
   destroy(reason: DestroyReason): void {
@@ -77,75 +110,164 @@ class ProcessInstance implements AgentInstance {
     this._destroyed = true;
     this.reason = reason;
     // SIGKILL the sandbox: bubblewrap is PID 1 of the run's PID namespace, so everything in it dies too.
-    if (this.exited === undefined) this.child.kill('SIGKILL');
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
   }
 
-  private memoryExceeded(): boolean {
-    return /heap out of memory|Reached heap limit|Allocation failed/i.test(this.stderrTail);
+  private write(m: unknown): void {
+    if (this._destroyed || this.channel.destroyed || !this.channel.writable) return;
+    let frame: Buffer;
+    try {
+      frame = encodeFrame(m, MAX_PARENT_FRAME_BYTES);
+    } catch {
+      const id = (m as { id?: unknown }).id;
+      frame = encodeFrame({ type: 'result', id, error: 'result too large for the agent channel' }, MAX_PARENT_FRAME_BYTES);
+    }
+    this.channel.write(frame);
+    if (this.channel.writableLength > MAX_UNREAD_BYTES) this.violate('protocol_violation', `the agent process stopped reading its channel (${this.channel.writableLength} bytes unread)`);
+  }
+
+  /** End the run (or the start-up) with `code`, and the sandbox with it. */
+  private violate(code: 'protocol_violation' | 'bad_agent_data', message: string): void {
+    if (this.violation) return;
+    this.violation = new InstanceFailure('agent_error', message, code);
+    this.decoderStopped = true;
+    this.readyWait?.reject(new InstanceFailure('crashed', `sandboxed child broke the protocol before it was ready: ${message}`));
+    this.readyWait = undefined;
+    this.settle((run) => run.reject(this.violation!));
+    this.destroy('crashed');
+    this.channel.destroy();
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.decoderStopped) return;
+    let bodies: Buffer[];
+    try {
+      bodies = this.decoder.push(chunk);
+    } catch (e) {
+      return this.violate('protocol_violation', e instanceof FrameError ? e.message : 'unreadable channel data');
+    }
+    for (const body of bodies) {
+      if (this.decoderStopped) return;
+      if (!this.budget.take(body.length + 4)) return this.violate('protocol_violation', 'the agent process flooded its channel (frame rate or volume over the limit)');
+      let m: ChildMsg;
+      try {
+        m = parseChildMessage(body);
+      } catch (e) {
+        return this.violate(e instanceof ChildMessageError ? e.code : 'protocol_violation', (e as Error).message);
+      }
+      this.dispatch(m);
+    }
+  }
+
+  private dispatch(m: ChildMsg): void {
+    if (this.readyWait) {
+      if (m.type !== 'ready') return this.violate('protocol_violation', `"${m.type}" before "ready"`);
+      const w = this.readyWait;
+      this.readyWait = undefined;
+      return w.resolve();
+    }
+    const run = this.current;
+    if (m.type === 'ready') return this.violate('protocol_violation', 'a second "ready"');
+    if (m.type === 'call') {
+      // Between runs capabilities are revoked; a call from a leftover timer is answered, not served.
+      if (!run) return this.write({ type: 'result', id: m.id, error: 'the run has ended; its capabilities are revoked' });
+      return this.call(run, m);
+    }
+    if (m.type === 'log') {
+      if (!run) return;
+      let fields: unknown = null;
+      if (m.fields.length <= 64 * 1024) {
+        try {
+          fields = JSON.parse(m.fields);
+        } catch {
+          /* fields are optional detail */
+        }
+      } else fields = { truncated: true };
+      run.job.host.log(m.level, m.msg, fields);
+      return;
+    }
+    // 'done'
+    if (!run) return this.violate('protocol_violation', '"done" while no run is active');
+    if (m.usage) this.lastUsage = m.usage;
+    if (!m.ok) {
+      const code = m.code ?? (m.kind === 'load_error' ? 'agent_load_failed' : undefined);
+      return this.settle((r) => r.reject(new InstanceFailure(m.kind, m.message, code)));
+    }
+    const fits = Buffer.byteLength(m.outputJson) <= run.job.maxOutputBytes;
+    // What fits is parsed by the run manager: a forged value must fail here, as bad data, not there.
+    if (m.outputCut && fits) return this.settle((r) => r.reject(new InstanceFailure('agent_error', 'the agent output exceeds what its channel carries', 'output_too_large')));
+    if (fits) {
+      try {
+        JSON.parse(m.outputJson);
+      } catch {
+        return this.violate('bad_agent_data', 'the agent process sent a result that is not JSON');
+      }
+    }
+    this.settle((r) => r.resolve({ outputJson: m.outputJson, clock: m.clock, ...(m.clockOverflow ? { clockOverflow: true } : {}) }));
+  }
+
+  private call(run: ActiveRun, m: Extract<ChildMsg, { type: 'call' }>): void {
+    const answer = (r: { text: string } | { error: string }) => {
+      if (this.current === run) this.write({ type: 'result', id: m.id, ...r });
+    };
+    if (m.args.length > MAX_CALL_ARGS_BYTES || Buffer.byteLength(m.args) > MAX_CALL_ARGS_BYTES) return answer({ error: 'call arguments too large' });
+    if (run.inFlight >= MAX_CALLS_IN_FLIGHT) return answer({ error: `too many calls in flight (at most ${MAX_CALLS_IN_FLIGHT})` });
+    let args: unknown;
+    try {
+      args = JSON.parse(m.args);
+    } catch {
+      return answer({ error: 'call arguments are not JSON' });
+    }
+    run.inFlight++;
+    Promise.resolve()
+      .then(() => run.job.host.call(m.kind, m.name, args))
+      .then(
+        (r) => answer({ text: JSON.stringify(r ?? null) }),
+        (e: unknown) => answer({ error: e instanceof Error ? e.message : String(e) }),
+      )
+      .catch(() => undefined)
+      .finally(() => run.inFlight--);
+  }
+
+  private settle(fn: (run: ActiveRun) => void): void {
+    const run = this.current;
+    if (!run) return;
+    this.current = undefined;
+    fn(run);
+  }
+
+  /** The child and its channel are gone: fail whatever was waiting, with the most specific cause. */
+  private onEnded(): void {
+    const { code, signal } = this.ended!;
+    const tail = this.stderrTail ? `: ${this.stderrTail.trim().split('\n').slice(-2).join(' | ')}` : '';
+    if (this.readyWait) this.readyWait.reject(new InstanceFailure('crashed', `sandboxed child exited before it was ready (code ${code}, signal ${signal})${tail}`));
+    this.readyWait = undefined;
+    this.settle((run) => run.reject(this.endFailure(code, signal, tail)));
+    this._destroyed = true;
+    this.reason ??= 'crashed';
+  }
+
+  private endFailure(code: number | null, signal: NodeJS.Signals | null, tail: string): InstanceFailure {
+    if (this.child.memoryCgroup?.oomKilled || /heap out of memory|Reached heap limit|Allocation failed/i.test(this.stderrTail)) {
+      this.reason = 'memory_limit';
+      return new InstanceFailure('memory_limit', 'the agent exceeded its memory limit');
+    }
+    if (this.violation) return this.violation;
+    if (this.reason) return new InstanceFailure('destroyed', `instance destroyed (${this.reason})`);
+    const mid = this.decoder.midFrame ? ' in the middle of a frame' : '';
+    return new InstanceFailure('crashed', `agent process exited unexpectedly${mid} (code ${code}, signal ${signal})${tail}`);
   }
 
   async run(job: InstanceJob): Promise<InstanceResult> {
     if (this.used && !this.reusable) throw new InstanceFailure('crashed', 'instance already used: instances are never reused');
     if (this._destroyed) throw new InstanceFailure('destroyed', `instance destroyed (${this.reason})`);
+    if (this.current) throw new InstanceFailure('crashed', 'instance is busy');
     this.used = true;
     await this.ready;
-    const child = this.child;
+    if (this.ended || this._destroyed) throw this.violation ?? new InstanceFailure('destroyed', `instance destroyed (${this.reason ?? 'exited'})`);
     return new Promise<InstanceResult>((resolve, reject) => {
-      let settled = false;
-      const finish = (fn: () => void) => {
-        if (settled) return;
-        settled = true;
-        this.onExit = undefined;
-        child.off('message', onMessage);
-        fn();
-      };
-      this.onExit = (code, signal) => {
-        finish(() => {
-          if (this.memoryExceeded()) {
-            this.reason = 'memory_limit';
-            reject(new InstanceFailure('memory_limit', 'the agent exceeded its memory limit'));
-          } else if (this._destroyed) reject(new InstanceFailure('destroyed', `instance destroyed (${this.reason})`));
-          else reject(new InstanceFailure('crashed', `agent process exited unexpectedly (code ${code}, signal ${signal})${this.stderrTail ? `: ${this.stderrTail.trim().split('\n').slice(-2).join(' | ')}` : ''}`));
-        });
-      };
-      if (this.exited) this.onExit(this.exited.code, this.exited.signal);
-      const onMessage = (m: ChildMsg) => {
-        if (!m || typeof m !== 'object') return;
-        if (m.type === 'call') {
-          if (typeof m.args !== 'string' || m.args.length > MAX_CALL_ARGS_BYTES) {
-            child.send({ type: 'result', id: m.id, error: 'call arguments too large' });
-            return;
-          }
-          let args: unknown;
-          try { args = JSON.parse(m.args); } catch { child.send({ type: 'result', id: m.id, error: 'call arguments are not JSON' }); return; }
-          job.host.call(m.kind === 'model' ? 'model' : 'tool', String(m.name), args).then(
-            (r) => { if (child.connected && !this._destroyed) child.send({ type: 'result', id: m.id, text: JSON.stringify(r ?? null) }); },
-            (e: Error) => { if (child.connected && !this._destroyed) child.send({ type: 'result', id: m.id, error: e.message }); },
-          );
-        } else if (m.type === 'log') {
-          let f: unknown = null;
-          try { f = JSON.parse(m.fields); } catch { /* ignore */ }
-          const lv = (['debug', 'info', 'warn', 'error'] as const).find((l) => l === m.level) ?? 'info';
-          job.host.log(lv, String(m.msg).slice(0, 4096), f);
-        } else if (m.type === 'done') {
-          if (m.usage && typeof m.usage.cpuSeconds === 'number') this.lastUsage = { cpuSeconds: m.usage.cpuSeconds, heapBytes: Number(m.usage.heapBytes) || 0 };
-          finish(() => {
-            if (m.ok) {
-              try {
-                const parsed = JSON.parse(m.text) as { outputJson: string; clock: number[]; clockOverflow?: boolean };
-                resolve({ outputJson: String(parsed.outputJson), clock: Array.isArray(parsed.clock) ? parsed.clock.map(Number) : [], ...(parsed.clockOverflow ? { clockOverflow: true } : {}) });
-              } catch {
-                reject(new InstanceFailure('agent_error', 'agent process sent a malformed result'));
-              }
-            } else {
-              const kind = m.kind === 'load_error' ? 'load_error' : m.kind === 'crashed' ? 'crashed' : 'agent_error';
-              reject(new InstanceFailure(kind, String(m.message), m.code ?? (kind === 'load_error' ? 'agent_load_failed' : undefined)));
-            }
-          });
-        }
-      };
-      child.on('message', onMessage);
-      child.send({
+      this.current = { job, resolve, reject, inFlight: 0 };
+      this.write({
         type: 'start',
         runId: job.runId,
         profile: job.profile,
@@ -153,6 +275,7 @@ class ProcessInstance implements AgentInstance {
         seed: job.seed,
         replayClock: job.replayClock ?? null,
         recordClock: job.recordClock,
+        maxOutputBytes: job.maxOutputBytes,
         source: job.source,
       });
     });
@@ -182,11 +305,13 @@ export class ProcessFactory implements InstanceFactory {
     const a = this.availability();
     if (!a.ok) throw new InstanceFailure('crashed', a.reason ?? 'process isolation unavailable');
     const runtimeDir = dirname(PROCESS_CHILD_SCRIPT);
+    const memoryMb = Math.max(16, opts.memoryMb);
     const child = this.spawner({
       script: PROCESS_CHILD_SCRIPT,
-      nodeArgs: [`--max-old-space-size=${Math.max(16, opts.memoryMb)}`],
+      nodeArgs: [`--max-old-space-size=${memoryMb}`],
       // The child needs its own compiled runtime dir and the package.json that marks it as ESM.
       roPaths: [runtimeDir, PACKAGE_JSON, ...this.extraRoPaths()],
+      memoryMb,
     });
     this.liveCount++;
     child.once('exit', () => this.liveCount--);

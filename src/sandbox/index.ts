@@ -45,15 +45,19 @@
  *                  hiddenPaths?, limits?, mode?, signal? }) → { exitCode, signal, stdout, stderr,
  *                  truncated, timedOut, durationMs, sandboxed }
  *   spawnSandboxedNode({ script, args?, scriptDirs?, roBinds?, workspace?, cwd?, env?, envAllow?,
- *                        hiddenPaths?, limits?, nodeArgs?, serialization?, mode? }) → ChildProcess (IPC on fd 3)
+ *                        hiddenPaths?, limits?, nodeArgs?, memoryMb?, mode? }) → SandboxedChild
+ *     fd 3 (child.stdio[3]) is a plain socket pair for the caller's own framing; never Node's IPC
+ *     (no NODE_CHANNEL_FD, no process.send inside). memoryMb: a memory cgroup of memoryMb + Node's
+ *     slack (memory-limit.ts), or sandbox_unavailable; child.memoryCgroup.oomKilled after exit.
+ *   memoryLimitStatus() → { kind: 'cgroup-v1' | 'cgroup-v2' | 'none', reason? }
  *   Both throw sandbox_unavailable when bubblewrap, prlimit or a seccomp filter for this architecture is
  *   missing, unless mode is "off". Every sandbox runs under the seccomp filter (seccomp.ts: no setuid/setgid
  *   bits, no file capabilities), its masks cannot be moved (bwrap-masks.ts), and bwrap reads its options
  *   from a descriptor, so /proc/1/cmdline inside names no masked path.
  *   exec.run: resolveCommand(argv0, cwd) on the fixed SANDBOX_PATH; commandForms(entry) for `commands`
  *   rules; checkAgentEnv(env, allow) for the names agents may set (sandbox.exec.agentEnv).
- *   Limits: prlimit inside the sandbox (CPU, address space, processes, file size); a pids cgroup when
- *   the gateway is root (RLIMIT_NPROC does not bind root); tmpfs /tmp with a size cap. Descriptors the
+ *   Limits: prlimit inside the sandbox (CPU, address space, processes, file size); a memory cgroup for
+ *   process isolation (fail closed without one); a pids cgroup when the gateway is root (RLIMIT_NPROC does not bind root); tmpfs /tmp with a size cap. Descriptors the
  *   gateway inherited without close-on-exec are covered with /dev/null in every child. The output cap
  *   counts stdout + stderr together and kills the command when exceeded.
  */
@@ -79,7 +83,8 @@ export type { SandboxLimits, ProcessLimitKind } from './limits.js';
 export { runSandboxed } from './exec.js';
 export type { RunSandboxedOptions, SandboxResult } from './exec.js';
 export { spawnSandboxedNode } from './node-spawn.js';
-export type { SpawnSandboxedNodeOptions } from './node-spawn.js';
+export type { SpawnSandboxedNodeOptions, SandboxedChild } from './node-spawn.js';
+export { memoryLimitStatus, resetMemoryCgroupDetection, NODE_SLACK_MB, type MemoryCgroup } from './memory-limit.js';
 export { sandboxStatus, DEFAULT_ENV_ALLOW, SANDBOX_PATH } from './launch.js';
 export { resolveCommand, lookupCommand, commandForms, commandMatches, decidedCommand, SANDBOX_PATH_DIRS } from './exec-command.js';
 export { checkAgentEnv, neverAgentSettable, DEFAULT_AGENT_ENV } from './exec-env.js';

@@ -1,6 +1,7 @@
 /**
  * The one way a sandbox is started: bubblewrap built by buildBwrapArgs, the command under prlimit,
- * a pids cgroup when the gateway is root, inherited descriptors shielded, the seccomp filter always.
+ * a pids cgroup when the gateway is root, a memory cgroup when asked (process isolation), inherited
+ * descriptors shielded, the seccomp filter always.
  * bwrap's own arguments (every bind and mask) reach it on a descriptor (`--args FD`), so no process
  * inside can read them from /proc/1/cmdline. exec.run and process isolation both launch through here.
  */
@@ -13,6 +14,7 @@ import { ensureMaskPoints } from './bwrap-masks.js';
 import { requireSeccomp, seccompStatus } from './seccomp.js';
 import { DEFAULT_LIMITS, PidsCgroup, findPrlimit, processLimitStatus, rlimitPrefix, type SandboxLimits } from './limits.js';
 import { shieldStdio } from './fd-leaks.js';
+import { MemoryCgroup, NODE_SLACK_MB, memoryLimitStatus } from './memory-limit.js';
 
 export type SandboxMode = 'strict' | 'standard' | 'off';
 
@@ -64,21 +66,24 @@ export interface LaunchOptions {
   env: Record<string, string>;
   /** Already merged with the caller's defaults; undefined entries are not set. */
   limits: SandboxLimits;
-  stdio: Array<'pipe' | 'ignore' | 'ipc'>;
-  serialization?: 'json' | 'advanced';
+  stdio: Array<'pipe' | 'ignore'>;
+  /** When set, the sandbox runs in a memory cgroup of memoryMb + Node's slack, or is refused (fail closed). */
+  memoryMb?: number;
 }
 
 export interface Launched {
   child: ChildProcess;
-  /** Rejects (after killing the sandbox) if the process limit could not be applied. */
+  /** Rejects (after killing the sandbox) if the process or memory limit could not be applied. */
   started: Promise<void>;
+  /** The sandbox's memory cgroup (when memoryMb was given); `oomKilled` is valid once the child exited. */
+  memory?: MemoryCgroup;
 }
 
 
 /**
- * Spawn bwrap with the one builder; the command runs under prlimit. When a pids cgroup is in use, bwrap
- * reports its child's pid on an info descriptor and waits on a block descriptor; that child is moved
- * into the cgroup before the command is allowed to start, so every descendant is counted.
+ * Spawn bwrap with the one builder; the command runs under prlimit. When a pids or memory cgroup is in
+ * use, bwrap reports its child's pid on an info descriptor and waits on a block descriptor; that child
+ * is moved into the cgroups before the command is allowed to start, so every descendant is counted.
  */
 export function launch(bwrap: string, o: LaunchOptions): Launched {
   const seccomp = requireSeccomp('sandbox');
@@ -86,11 +91,24 @@ export function launch(bwrap: string, o: LaunchOptions): Launched {
   if (o.workspace) ensureMaskPoints(o.hiddenPaths, [o.workspace]);
   const processes = o.limits.processes ?? DEFAULT_LIMITS.processes;
   const cgroup = PidsCgroup.acquire(processes + 2); // + the sandbox's pid-1 reaper, slack
+  let memory: MemoryCgroup | undefined;
+  if (o.memoryMb !== undefined) {
+    try {
+      memory = MemoryCgroup.acquire((o.memoryMb + NODE_SLACK_MB) * 1024 * 1024, cgroup);
+    } catch (e) {
+      if (cgroup) void cgroup.release();
+      throw new ClawguardError('sandbox_unavailable', `process isolation refused: no memory cgroup for the sandbox (${(e as Error).message || memoryLimitStatus().reason})`);
+    }
+  }
+  const groups = [cgroup, memory].filter((g): g is PidsCgroup | MemoryCgroup => !!g);
+  const releaseAll = () => {
+    for (const g of groups) void g.release();
+  };
   // Descriptors after the caller's: bwrap's arguments, the seccomp program, then the cgroup handshake.
   const argsFd = o.stdio.length;
   const seccompFd = argsFd + 1;
   const syncFd = seccompFd + 1;
-  const stdio = shieldStdio<'pipe' | 'ignore' | 'ipc'>([...o.stdio, 'pipe', 'pipe', ...(cgroup ? (['pipe', 'pipe'] as const) : [])]) as StdioOptions;
+  const stdio = shieldStdio<'pipe' | 'ignore'>([...o.stdio, 'pipe', 'pipe', ...(groups.length ? (['pipe', 'pipe'] as const) : [])]) as StdioOptions;
   const command = [...rlimitPrefix(o.limits, findPrlimit()!), ...o.argv];
   let args: string[];
   try {
@@ -109,20 +127,20 @@ export function launch(bwrap: string, o: LaunchOptions): Launched {
       dieWithParent: true,
       newSession: true,
       seccompFd,
-      ...(cgroup ? { syncFds: { info: syncFd, block: syncFd + 1 } } : {}),
+      ...(groups.length ? { syncFds: { info: syncFd, block: syncFd + 1 } } : {}),
     },
     detectBubblewrap().features,
     );
   } catch (e) {
-    if (cgroup) void cgroup.release();
+    releaseAll();
     throw e;
   }
   let child: ChildProcess;
   try {
     // The options (binds, masks) go on the descriptor; bwrap wants the command itself on its command line.
-    child = spawn(bwrap, ['--args', String(argsFd), '--', ...command], { cwd: '/', env: {}, stdio, ...(o.serialization ? { serialization: o.serialization } : {}) });
+    child = spawn(bwrap, ['--args', String(argsFd), '--', ...command], { cwd: '/', env: {}, stdio });
   } catch (e) {
-    if (cgroup) void cgroup.release();
+    releaseAll();
     throw e;
   }
   const options = args.slice(0, args.length - command.length - 1);
@@ -131,8 +149,12 @@ export function launch(bwrap: string, o: LaunchOptions): Launched {
     w?.on('error', () => undefined); // bwrap gone early: its exit says why
     w?.end(data);
   }
-  if (!cgroup) return { child, started: Promise.resolve() };
-  child.once('exit', () => void cgroup.release());
+  if (!groups.length) return { child, started: Promise.resolve() };
+  child.once('exit', () => {
+    // Read the OOM counter before the group is parked for reuse: it is how the run learns why it died.
+    memory?.sampleAtExit();
+    releaseAll();
+  });
   const info = child.stdio[syncFd] as NodeJS.ReadableStream & { destroy(): void };
   const block = child.stdio[syncFd + 1] as NodeJS.WritableStream & { destroy(): void };
   const started = new Promise<void>((resolve, reject) => {
@@ -151,20 +173,30 @@ export function launch(bwrap: string, o: LaunchOptions): Launched {
       child.off('exit', onExit);
       // Only bwrap's child (the sandbox's pid 1) needs to be inside: the command and all its
       // descendants are forked from it after the block is released. bwrap's outer process never forks again.
-      cgroup.join(Number(m[1])).then(
+      const pid = Number(m[1]);
+      (async () => {
+        for (const g of groups) {
+          try {
+            await g.join(pid);
+          } catch (e) {
+            const what = g instanceof MemoryCgroup ? 'memory limit (memory cgroup' : 'process limit (pids cgroup';
+            throw new Error(`could not apply the ${what} ${g.dir}): ${(e as Error).message}`);
+          }
+        }
+      })().then(
         () => {
           block.end('go');
           resolve();
         },
         (e: Error) => {
           child.kill('SIGKILL');
-          reject(new ClawguardError('sandbox_unavailable', `could not apply the process limit (pids cgroup ${cgroup.dir}): ${e.message}`));
+          reject(new ClawguardError('sandbox_unavailable', e.message));
         },
       );
     });
   });
   started.catch(() => undefined);
-  return { child, started };
+  return { child, started, ...(memory ? { memory } : {}) };
 }
 
 export function stripUndefined(l: SandboxLimits): SandboxLimits {
@@ -190,6 +222,8 @@ export function sandboxStatus(mode: SandboxMode = 'strict'): {
   bubblewrap: ReturnType<typeof detectBubblewrap>;
   prlimit: string | null;
   processLimit: ReturnType<typeof processLimitStatus>;
+  /** How a process-isolated agent's memory is bounded (a memory cgroup), or why process isolation refuses. */
+  memoryLimit: ReturnType<typeof memoryLimitStatus>;
   privileges: ReturnType<typeof privilegeStatus>;
 } {
   const bubblewrap = detectBubblewrap();
@@ -202,5 +236,5 @@ export function sandboxStatus(mode: SandboxMode = 'strict'): {
     : !prlimit ? 'prlimit (util-linux) is not installed'
     : !seccomp.available ? seccomp.reason
     : undefined;
-  return { mode, available: mode === 'off' || (bubblewrap.available && !!prlimit && seccomp.available), ...(reason ? { reason } : {}), bubblewrap, prlimit, processLimit, privileges: privilegeStatus(seccomp) };
+  return { mode, available: mode === 'off' || (bubblewrap.available && !!prlimit && seccomp.available), ...(reason ? { reason } : {}), bubblewrap, prlimit, processLimit, memoryLimit: memoryLimitStatus(), privileges: privilegeStatus(seccomp) };
 }

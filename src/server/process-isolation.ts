@@ -5,7 +5,7 @@
 import { dirname } from 'node:path';
 import type { ClawguardConfig } from '../config/index.js';
 import type { SandboxedNodeSpawner } from '../runtime/index.js';
-import { detectBubblewrap, spawnSandboxedNode } from '../sandbox/index.js';
+import { detectBubblewrap, memoryLimitStatus, spawnSandboxedNode } from '../sandbox/index.js';
 
 export function processIsolation(config: ClawguardConfig, stateDir: string): {
   spawn: SandboxedNodeSpawner;
@@ -18,10 +18,13 @@ export function processIsolation(config: ClawguardConfig, stateDir: string): {
     available: () => {
       if (off) return { ok: true };
       const b = detectBubblewrap();
-      return b.available ? { ok: true } : { ok: false, reason: `bubblewrap unavailable (${b.reason ?? 'not found'}); process isolation refuses to run unless sandbox.mode is "off"` };
+      if (!b.available) return { ok: false, reason: `bubblewrap unavailable (${b.reason ?? 'not found'}); process isolation refuses to run unless sandbox.mode is "off"` };
+      // Only the V8 heap is bounded without a memory cgroup: fail closed (see sandbox/memory-limit.ts).
+      const m = memoryLimitStatus();
+      return m.kind === 'none' ? { ok: false, reason: `no memory cgroup for the sandbox: ${m.reason}` } : { ok: true };
     },
     extraRoPaths: () => agentDirs,
     // sandbox.mode "off" (explicit) gives a plain child process, still with its own heap limit.
-    spawn: ({ script, nodeArgs, roPaths }) => spawnSandboxedNode({ script, nodeArgs, roBinds: roPaths, hiddenPaths: [stateDir], mode: off ? 'off' : 'strict' }),
+    spawn: ({ script, nodeArgs, roPaths, memoryMb }) => spawnSandboxedNode({ script, nodeArgs, roBinds: roPaths, hiddenPaths: [stateDir], memoryMb, mode: off ? 'off' : 'strict' }),
   };
 }

@@ -70,7 +70,7 @@ describe('process isolation (bubblewrap child per run)', { skip }, () => {
     return r.json;
   };
 
-  test('a run executes in its own PID namespace and calls tools over IPC', async () => {
+  test('a run executes in its own PID namespace and calls tools over its framed channel', async () => {
     const r = await run('hello', { a: 1 });
     assert.equal(r.state, 'succeeded', JSON.stringify(r));
     assert.equal(r.isolation, 'process');
