@@ -7,8 +7,9 @@
  *   the process count instead. sandboxStatus() reports which mechanism is in force.
  */
 import { accessSync, constants as C, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
-import { readFile, rmdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { emptyAndRelease } from './cgroup-release.js';
 
 export interface SandboxLimits {
   cpuSeconds?: number;
@@ -220,32 +221,8 @@ export class PidsCgroup {
     return writeFile(this.procsFile, String(pid));
   }
 
-  /**
-   * Kill whatever is left (normally nothing: the pid namespace died with bwrap), then park the group
-   * for reuse, or remove it if something still lingers.
-   */
+  /** Kill whatever is left, then park the group for reuse, or remove it if something still lingers. */
   async release(): Promise<void> {
-    for (let attempt = 0; attempt < 100; attempt++) {
-      let pids: number[];
-      try {
-        pids = (await readFile(this.procsFile, 'utf8')).split('\n').filter(Boolean).map(Number);
-      } catch {
-        return; // removed underneath us
-      }
-      if (pids.length === 0) {
-        if (idle.length < 16) idle.push(this);
-        else await rmdir(this.dir).catch(() => undefined);
-        return;
-      }
-      for (const pid of pids) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          /* raced with its exit */
-        }
-      }
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    await rmdir(this.dir).catch(() => undefined);
+    await emptyAndRelease(this.dir, this.procsFile, () => idle.length < 16 && idle.push(this) > 0);
   }
 }

@@ -10,9 +10,10 @@
  * enough to matter stops Node from starting at all.
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
-import { readFile, rmdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pidsCgroupBase, type PidsCgroup } from './limits.js';
+import { emptyAndRelease } from './cgroup-release.js';
 
 /** Node's own footprint (code, young generation, libuv) on top of the agent's memoryMb. */
 export const NODE_SLACK_MB = 64;
@@ -191,29 +192,7 @@ export class MemoryCgroup {
 
   async release(): Promise<void> {
     if (this.shared) return;
-    const procs = path.join(this.dir, 'cgroup.procs');
-    for (let attempt = 0; attempt < 100; attempt++) {
-      let pids: number[];
-      try {
-        pids = (await readFile(procs, 'utf8')).split('\n').filter(Boolean).map(Number);
-      } catch {
-        return;
-      }
-      if (pids.length === 0) {
-        if (idle.length < 16) idle.push(this);
-        else await rmdir(this.dir).catch(() => undefined);
-        return;
-      }
-      for (const pid of pids) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          /* raced with its exit */
-        }
-      }
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    await rmdir(this.dir).catch(() => undefined);
+    await emptyAndRelease(this.dir, path.join(this.dir, 'cgroup.procs'), () => idle.length < 16 && idle.push(this) > 0);
   }
 }
 
