@@ -85,7 +85,7 @@ export async function run(): Promise<BenchSection> {
     rows.push({ name: 'process: warm acquisition p99', value: pw.p99, unit: 'ms', baselineName: 'node under bwrap p99', baselineValue: bare.p99 });
     rows.push({ name: 'process: cold acquisition p50', value: pc.p50, unit: 'ms', baselineName: 'node under bwrap p50', baselineValue: bare.p50 });
     rows.push({ name: 'process: cold acquisition p99', value: pc.p99, unit: 'ms', baselineName: 'node under bwrap p99', baselineValue: bare.p99 });
-    rows.push({ name: 'node under bwrap (spawn to first IPC message) p50', value: bare.p50, unit: 'ms', baselineName: 'plain spawn of node p50', baselineValue: plain.p50 });
+    rows.push({ name: 'node under bwrap (spawn to first byte on its channel) p50', value: bare.p50, unit: 'ms', baselineName: 'plain spawn of node p50', baselineValue: plain.p50 });
   } else notes.push(`process isolation not measured: ${bw.reason}`);
 
   // End to end through HTTP.
