@@ -27,6 +27,10 @@ export type ErrorCode =
   | 'tool_failed'
   | 'model_error'
   | 'timeout'
+  // Agent code handed the gateway data it refuses at the isolate boundary (size, shape, type).
+  | 'bad_agent_data'
+  // The agent exceeded its memory limit (the run is killed, the gateway is not).
+  | 'memory_limit'
   | 'internal'
   | (string & {});
 
