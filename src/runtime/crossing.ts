@@ -56,12 +56,33 @@ export function checkShape(value: unknown, maxDepth: number = CROSSING_LIMITS.de
   return undefined;
 }
 
+/**
+ * Whether JSON text nests deeper than `max`, found by one scan of the text before it is parsed:
+ * parsing two million levels (4 MiB of brackets) would hold the gateway's event loop for seconds.
+ */
+export function nestsDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
+
 /** Parse JSON text from the agent, within a byte cap and the depth limit. */
 export function parseAgentJson(text: unknown, what: string, maxBytes: number): unknown {
   if (typeof text !== 'string') throw bad(`${what} did not arrive as text`);
   if (text.length > maxBytes) throw bad(`${what} are over the ${maxBytes}-byte limit (${text.length} characters)`);
   const bytes = utf8Bytes(text);
   if (bytes > maxBytes) throw bad(`${what} are ${bytes} bytes, over the ${maxBytes}-byte limit`);
+  if (nestsDeeperThan(text, CROSSING_LIMITS.depth)) throw bad(`${what} are refused: nested deeper than ${CROSSING_LIMITS.depth} levels`);
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -157,6 +178,8 @@ export function readRunReply(reply: unknown, maxOutputBytes: number): RunCrossin
     return { ok: false, message: clip(message, CROSSING_LIMITS.errorMessageChars), code: c };
   }
   if (typeof text !== 'string') throw bad('the run result did not arrive as text');
+  // {outputJson, clock, clockOverflow} nests two levels; an agent's toJSON on Object.prototype could make it anything.
+  if (nestsDeeperThan(text, 2)) throw bad('the run result is not in the expected shape');
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -169,6 +192,7 @@ export function readRunReply(reply: unknown, maxOutputBytes: number): RunCrossin
   const out = outputJson.length > maxOutputBytes + 1 ? outputJson.slice(0, maxOutputBytes + 1) : outputJson;
   if (out === outputJson) {
     // Output the run manager will parse: it must be JSON within the depth limit.
+    if (nestsDeeperThan(out, CROSSING_LIMITS.depth)) throw bad(`the run output is refused: nested deeper than ${CROSSING_LIMITS.depth} levels`);
     let value: unknown;
     try {
       value = JSON.parse(out);

@@ -20,6 +20,9 @@ export const TAMPERS = {
   promiseCtor: `Object.defineProperty(Promise.prototype, 'constructor', { get() { return function () {}; }, configurable: true });`,
   globals: `globalThis.String = () => { throw new Error('String hijacked'); }; Reflect.apply = () => { throw new Error('apply hijacked'); }; Object.freeze = () => { throw new Error('freeze hijacked'); }; Function.prototype.call = function () { throw new Error('call hijacked'); }; Function.prototype.bind = function () { throw new Error('bind hijacked'); }; Object.defineProperty = () => { throw new Error('defineProperty hijacked'); };`,
   toJSON: `Object.prototype.toJSON = function () { throw new Error('toJSON hijacked'); };`,
+  // The prelude's own reply object passes through JSON.stringify too: forge it (bad clock, deep shape).
+  forgeReply: `Object.defineProperty(Object.prototype, 'toJSON', { value: function () { return this && Object.prototype.hasOwnProperty.call(this, 'outputJson') ? { outputJson: '{"forged":true}', clock: ['not a number'] } : this; }, configurable: true, writable: true });`,
+  forgeDeepReply: `Object.defineProperty(Object.prototype, 'toJSON', { value: function () { if (!(this && Object.prototype.hasOwnProperty.call(this, 'outputJson'))) return this; let v = 0; for (let i = 0; i < 3000; i++) v = [v]; return { outputJson: 'null', clock: [], x: v }; }, configurable: true, writable: true });`,
 } as const;
 
 const deep = (n: number) => `(() => { let v = 0; for (let i = 0; i < ${n}; i++) v = [v]; return v; })()`;

@@ -88,6 +88,14 @@ describe('replaced globals do not reach the bridge', () => {
     assert.ok(['bad_agent_data', 'agent_error'].includes(r.error!.code), JSON.stringify(r.error));
   });
 
+  test("a forged reply (toJSON on the prelude's own reply object: a bad clock record, a deep shape) fails the run as bad_agent_data", async () => {
+    for (const t of ['forgeReply', 'forgeDeepReply'] as Tamper[]) {
+      const r = await attack([t], 'returnPlain', 'det');
+      assert.equal(r.state, 'failed', t);
+      assert.equal(r.error!.code, 'bad_agent_data', `${t}: ${JSON.stringify(r.error)}`);
+    }
+  });
+
   test('a deterministic run with Array.prototype index setters still records its clock and replays the same', async () => {
     const r = await attack(['getters', 'arrays'], 'callTime', 'det');
     assert.equal(r.state, 'succeeded', JSON.stringify(r.error));
