@@ -31,6 +31,8 @@ export type ErrorCode =
   | 'bad_agent_data'
   // The agent exceeded its memory limit (the run is killed, the gateway is not).
   | 'memory_limit'
+  // A call made with a capability of a run that has ended.
+  | 'revoked'
   | 'internal'
   | (string & {});
 

@@ -171,7 +171,6 @@ class IsolateInstance implements AgentInstance {
        globalThis.__cg = cgPrelude(host, $2, $3, $4 === null ? null : JSON.parse($4), $5);`,
       [callRef, logRef, job.profile, job.seed, job.replayClock ? JSON.stringify(job.replayClock) : null, job.recordClock],
     );
-    // Take the prelude's handles off the global object before agent code runs.
     // The runner reads what the agent threw with primitives taken now, and never throws itself: a
     // thrown Proxy, a getter that throws on \`message\`, a Symbol all become a message.
     const runRef = (await context.evalClosure(`'use strict';
@@ -193,6 +192,7 @@ class IsolateInstance implements AgentInstance {
          try { return [await p.runAgent(ns, input, runId)]; }
          catch (e) { return [null, describe(e), codeOf(e)]; }
        };`, [], { result: { reference: true } })) as IvmReference<(ns: unknown, input: string, runId: string) => Promise<RunReply>>;
+    // Take the prelude's handles off the global object before agent code runs.
     this.abortFn = (await context.evalClosure('const p = globalThis.__cg; delete globalThis.__cg; return p.abort;', [], { result: { reference: true } })) as IvmReference<() => void>;
     this.handles.push(this.abortFn);
     let mod: IvmModule;
