@@ -58,6 +58,9 @@ describe('replaced globals do not reach the bridge', () => {
     }
     const all = await attack(['stringify', 'parse', 'arrays', 'getters', 'globals'], 'callTime');
     assert.equal(all.state, 'succeeded', JSON.stringify(all.error));
+    // A model call crosses the same way: no model is configured, so the agent sees a coded error.
+    const m = await attack(['stringify', 'parse', 'arrays'], 'model');
+    assert.deepEqual(m.output, { modelError: 'string' }, JSON.stringify(m));
   });
 
   test('String, Reflect.apply, Object.freeze, Function.prototype.call/bind and Object.defineProperty replaced: the prelude kept its own', async () => {
