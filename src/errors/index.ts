@@ -27,6 +27,12 @@ export type ErrorCode =
   | 'tool_failed'
   | 'model_error'
   | 'timeout'
+  // Agent code handed the gateway data it refuses at the isolate boundary (size, shape, type).
+  | 'bad_agent_data'
+  // The agent exceeded its memory limit (the run is killed, the gateway is not).
+  | 'memory_limit'
+  // A call made with a capability of a run that has ended.
+  | 'revoked'
   | 'internal'
   // Process isolation (framed channel, memory cgroup): the agent's side broke the protocol or its budget.
   | 'protocol_violation'

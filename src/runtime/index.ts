@@ -4,3 +4,5 @@ export { ProcessFactory, PROCESS_CHILD_SCRIPT, type SandboxedNodeSpawner } from 
 export type { AgentInstance, InstanceFactory, HostBridge, InstanceJob } from './instance.js';
 export type { ReplayReport } from './recorder.js';
 export { Slots } from './scheduler.js';
+export { installProcessGuard, type ProcessGuardSink } from './process-guard.js';
+export { CROSSING_LIMITS } from './crossing.js';

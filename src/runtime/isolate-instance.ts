@@ -7,6 +7,9 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { IvmContext, IvmIsolate, IvmModule, IvmModuleApi, IvmReference } from './ivm-api.js';
 import { AGENT_PRELUDE } from './agent-bootstrap.js';
+import { answerCall, clip, errorResult, guardCallback, guardSyncCallback, readCall, readLog, readRunReply } from './crossing.js';
+import { ISOLATE_GLOBALS_HARDENING } from './isolate-globals.js';
+import { errorShape, isClawguardError } from '../errors/index.js';
 import { type AgentInstance, type DestroyReason, type InstanceFactory, InstanceFailure, type InstanceJob, type InstanceResult, type ResourceUsage } from './instance.js';
 
 type Ivm = IvmModuleApi;
@@ -31,8 +34,6 @@ function loadIvm(): Ivm | undefined {
   ivmError = `isolated-vm could not be loaded (${errors.join('; ')})`;
   return undefined;
 }
-
-const MAX_CALL_ARGS_BYTES = 4 * 1024 * 1024;
 
 /** What the in-isolate runner answers: [outputJson] or [null, message, code]. */
 type RunReply = [string] | [null, string, string | null];
@@ -136,40 +137,62 @@ class IsolateInstance implements AgentInstance {
     }
     // Strings cross as [string] with copy: isolated-vm turns a bare string of 1 KiB or more into an
     // external string in the gateway's heap, whose finalizer aborts the process if it runs at exit.
-    const callRef = new ivm.Reference(async (kind: string, name: string, boxedArgs: [string]): Promise<[string]> => {
-      const argsJson = Array.isArray(boxedArgs) ? boxedArgs[0] : undefined;
-      const host = this.currentHost;
-      if (!host) throw new Error('capability revoked: the run has ended');
-      if (typeof argsJson !== 'string' || argsJson.length > MAX_CALL_ARGS_BYTES) throw new Error('call arguments too large');
-      const result = await host.call(kind === 'model' ? 'model' : 'tool', String(name), JSON.parse(argsJson));
-      return [JSON.stringify(result ?? null)];
-    });
+    // Both callbacks are guarded: whatever the agent sends, they answer data and never throw.
+    const callRef = new ivm.Reference(guardCallback(
+      async (kind: unknown, name: unknown, boxedArgs: unknown): Promise<[string]> => {
+        const host = this.currentHost;
+        if (!host) return answerCall(errorResult('revoked', 'the run has ended; its capabilities are revoked'));
+        const c = readCall(kind, name, boxedArgs);
+        return answerCall(await host.call(c.kind, c.name, c.args));
+      },
+      (e) => answerCall(errorResult(isClawguardError(e) ? e.code : 'tool_failed', isClawguardError(e) ? e.message : 'the call failed in the gateway')),
+    ));
     this.handles.push(callRef);
-    const logRef = new ivm.Reference((boxed: [string, string, string]) => {
-      const [level, msg, fields] = Array.isArray(boxed) ? boxed : ['info', '', 'null'];
+    const logRef = new ivm.Reference(guardSyncCallback((boxed: unknown) => {
       const host = this.currentHost;
       if (!host) return;
-      const lv = (['debug', 'info', 'warn', 'error'] as const).find((l) => l === level) ?? 'info';
-      let f: unknown = null;
-      try { f = JSON.parse(fields); } catch { /* ignore malformed log fields */ }
-      host.log(lv, String(msg).slice(0, 4096), f);
-    });
+      const l = readLog(boxed);
+      host.log(l.level, l.msg, l.fields);
+    }));
     this.handles.push(logRef);
+    // Before anything of the agent's: no allocation outside the memory limit (isolate-globals.ts).
+    await context.evalClosure(ISOLATE_GLOBALS_HARDENING, []);
+    // 'use strict' and null-prototype option objects: a getter the agent later puts on
+    // Object.prototype is never consulted by the bridge.
     await context.evalClosure(
-      `${AGENT_PRELUDE}
+      `'use strict';
+       ${AGENT_PRELUDE}
+       const callOpts = { __proto__: null, arguments: { __proto__: null, copy: true }, result: { __proto__: null, promise: true, copy: true } };
+       const logOpts = { __proto__: null, arguments: { __proto__: null, copy: true } };
        const host = {
-         call: async (k, n, a) => (await $0.apply(undefined, [k, n, [a]], { arguments: { copy: true }, result: { promise: true, copy: true } }))[0],
-         log: (l, m, f) => { $1.applyIgnored(undefined, [[l, m, f]], { arguments: { copy: true } }); },
+         call: async (k, n, a) => (await $0.apply(undefined, [k, n, [a]], callOpts))[0],
+         log: (l, m, f) => { $1.applyIgnored(undefined, [[l, m, f]], logOpts); },
        };
        globalThis.__cg = cgPrelude(host, $2, $3, $4 === null ? null : JSON.parse($4), $5);`,
       [callRef, logRef, job.profile, job.seed, job.replayClock ? JSON.stringify(job.replayClock) : null, job.recordClock],
     );
-    // Take the prelude's handles off the global object before agent code runs.
-    const runRef = (await context.evalClosure(`const p = globalThis.__cg;
+    // The runner reads what the agent threw with primitives taken now, and never throws itself: a
+    // thrown Proxy, a getter that throws on \`message\`, a Symbol all become a message.
+    const runRef = (await context.evalClosure(`'use strict';
+       const p = globalThis.__cg;
+       const Str = String;
+       const describe = (e) => {
+         try {
+           if (typeof e === 'string') return e;
+           if (e !== null && (typeof e === 'object' || typeof e === 'function')) {
+             const m = e.message;
+             if (typeof m === 'string') return m;
+             if (m !== undefined) return Str(m);
+           }
+           return Str(e);
+         } catch { return 'the agent threw a value that cannot be read'; }
+       };
+       const codeOf = (e) => { try { const c = e !== null && typeof e === 'object' ? e.code : undefined; return typeof c === 'string' ? c : null; } catch { return null; } };
        return async (ns, input, runId) => {
          try { return [await p.runAgent(ns, input, runId)]; }
-         catch (e) { return [null, String(e && e.message !== undefined ? e.message : e), e && typeof e.code === 'string' ? e.code : null]; }
+         catch (e) { return [null, describe(e), codeOf(e)]; }
        };`, [], { result: { reference: true } })) as IvmReference<(ns: unknown, input: string, runId: string) => Promise<RunReply>>;
+    // Take the prelude's handles off the global object before agent code runs.
     this.abortFn = (await context.evalClosure('const p = globalThis.__cg; delete globalThis.__cg; return p.abort;', [], { result: { reference: true } })) as IvmReference<() => void>;
     this.handles.push(this.abortFn);
     let mod: IvmModule;
@@ -181,7 +204,7 @@ class IsolateInstance implements AgentInstance {
       await mod.evaluate();
     } catch (e) {
       if (this._destroyed || isolate.isDisposed) throw this.destroyedFailure(e);
-      throw new InstanceFailure('load_error', `agent module ${filename} failed to load: ${(e as Error).message}`, 'agent_load_failed');
+      throw new InstanceFailure('load_error', `agent module ${filename} failed to load: ${clip(errorShape(e).message, 2048)}`, 'agent_load_failed');
     }
     this.handles.push(runRef, mod, mod.namespace);
     return { runRef, ns: mod.namespace };
@@ -198,16 +221,16 @@ class IsolateInstance implements AgentInstance {
         result: { promise: true, copy: true },
       })) as RunReply;
       // The agent's own errors come back as data too (a thrown error's message would cross as a bare string).
-      if (reply[0] === null) throw new InstanceFailure('agent_error', reply[1], reply[2] ?? undefined);
-      const text = reply[0];
-      const parsed = JSON.parse(text) as { outputJson: string; clock: number[]; clockOverflow?: boolean };
+      const r = readRunReply(reply, job.maxOutputBytes);
+      if (!r.ok) throw new InstanceFailure('agent_error', r.message, r.code);
       await this.sampleUsage();
-      return { outputJson: parsed.outputJson, clock: parsed.clock, ...(parsed.clockOverflow ? { clockOverflow: true } : {}) };
+      return { outputJson: r.outputJson, clock: r.clock, ...(r.clockOverflow ? { clockOverflow: true } : {}) };
     } catch (e) {
       if (e instanceof InstanceFailure) throw e;
       if (this._destroyed || this.isolate.isDisposed) throw this.destroyedFailure(e);
-      const err = e as Error & { code?: unknown };
-      throw new InstanceFailure('agent_error', err.message ?? String(e), typeof err.code === 'string' ? err.code : undefined);
+      // A reply that did not cross (not copyable, wrong shape, not JSON) fails the run, as bad agent data.
+      const shape = isClawguardError(e) ? e : undefined;
+      throw new InstanceFailure('agent_error', shape ? shape.message : `the agent's reply could not cross the isolate boundary: ${clip(errorShape(e).message, 512)}`, 'bad_agent_data');
     } finally {
       // Revoke: a handle the agent kept can no longer reach the host.
       this.currentHost = undefined;

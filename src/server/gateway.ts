@@ -10,7 +10,7 @@ import { setLongTimeout, type ClawguardConfig } from '../config/index.js';
 import { ClawguardError, errorShape } from '../errors/index.js';
 import { Metrics } from '../monitor/index.js';
 import { BasicContextProvider, Pipeline, type AuditSink, type DecisionPoint, type Principal, type PrincipalVerifier } from '../pipeline/index.js';
-import { IsolateFactory, ProcessFactory, RunManager } from '../runtime/index.js';
+import { IsolateFactory, installProcessGuard, ProcessFactory, RunManager } from '../runtime/index.js';
 import { ensureStateDir, failFastOnLocks, newToken, openStore, operatorTokenPath, readOrCreateSecretFile, type Store, StoreHealth } from '../store/index.js';
 import { assertAgentsCannotReach, sandboxStatus } from '../sandbox/index.js';
 import { execRunTool, fsTools, httpFetchTool, modelChatTool, SandboxDirectory, systemTimeTool, ToolRegistry } from '../tools/index.js';
@@ -227,6 +227,7 @@ export class Gateway {
   }
 
   async start(): Promise<GatewayInfo> {
+    installProcessGuard({ log: this.log.child({ component: 'process-guard' }), registry: this.metrics.registry });
     const c = this.opts.config;
     assertAgentsCannotReach(c, this.opts.stateDir);
     // Before anything is recorded or served: a broken, truncated or re-keyed log is refused (audit_broken).
