@@ -34,10 +34,8 @@ export type ErrorCode =
   // A call made with a capability of a run that has ended.
   | 'revoked'
   | 'internal'
-  // Process isolation (framed channel, memory cgroup): the agent's side broke the protocol or its budget.
+  // Process isolation's framed channel: the agent's side broke the protocol or its budget.
   | 'protocol_violation'
-  | 'bad_agent_data'
-  | 'memory_limit'
   | (string & {});
 
 export class ClawguardError extends Error {
