@@ -6,6 +6,7 @@
  * `guardCallback` makes sure no reader's failure ever leaves a Reference callback as an exception.
  */
 import { ClawguardError, errorShape } from '../errors/index.js';
+import { OUTPUT_MARGIN_CHARS } from './instance.js';
 
 export const CROSSING_LIMITS = {
   /** Serialised arguments of one tool or model call. */
@@ -166,8 +167,8 @@ export function clip(value: unknown, max: number): string {
 
 /**
  * The in-isolate runner's reply: [text] or [null, message, code]. `maxOutputBytes` cuts the output
- * text before it travels further: the run manager keeps only that many bytes of an output anyway,
- * and cutting at maxOutputBytes + 1 characters keeps its "over the cap" test true.
+ * text before it travels further, with OUTPUT_MARGIN_CHARS to spare (redaction happens before the
+ * run manager's cut); only an output within the cap is parsed, here first.
  */
 export function readRunReply(reply: unknown, maxOutputBytes: number): RunCrossing {
   if (!Array.isArray(reply) || reply.length < 1 || reply.length > 3) throw bad('the run reply did not arrive in the expected shape');
@@ -189,8 +190,9 @@ export function readRunReply(reply: unknown, maxOutputBytes: number): RunCrossin
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw bad('the run result is not an object');
   const { outputJson, clock, clockOverflow } = parsed as Record<string, unknown>;
   if (typeof outputJson !== 'string') throw bad('the run output did not arrive as JSON text');
-  const out = outputJson.length > maxOutputBytes + 1 ? outputJson.slice(0, maxOutputBytes + 1) : outputJson;
-  if (out === outputJson) {
+  const keep = maxOutputBytes + OUTPUT_MARGIN_CHARS;
+  const out = outputJson.length > keep ? outputJson.slice(0, keep) : outputJson;
+  if (utf8Bytes(out) <= maxOutputBytes) {
     // Output the run manager will parse: it must be JSON within the depth limit.
     if (nestsDeeperThan(out, CROSSING_LIMITS.depth)) throw bad(`the run output is refused: nested deeper than ${CROSSING_LIMITS.depth} levels`);
     let value: unknown;

@@ -1,6 +1,12 @@
 /** What the run manager needs from an isolated agent instance, whatever the isolation level. */
 import type { IsolationLevel } from '../config/index.js';
 
+/**
+ * How much of an output past maxOutputBytes crosses from an instance: the run manager redacts what
+ * it gets before cutting it to the cap, so a secret straddling the cap must arrive whole to be found.
+ */
+export const OUTPUT_MARGIN_CHARS = 64 * 1024;
+
 /** The only way agent code reaches the outside: every call goes back through the pipeline. */
 export interface HostBridge {
   /** kind 'tool': name is the tool; kind 'model': name is 'chat'. Resolves to the agent-visible result. */

@@ -8,6 +8,7 @@
 import { Socket } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { AGENT_PRELUDE } from './agent-bootstrap.js';
+import { OUTPUT_MARGIN_CHARS } from './instance.js';
 import { FrameDecoder, MAX_CHILD_FRAME_BYTES, MAX_PARENT_FRAME_BYTES, encodeFrame } from './frames.js';
 
 // Taken before any agent code runs, so an agent replacing JSON or Buffer methods does not garble
@@ -69,7 +70,7 @@ let agentNs: unknown;
 /** The prelude's result text, with the output cut to what the run keeps (the run manager marks it cut). */
 function doneOk(text: string, maxOutputBytes: number): Record<string, unknown> {
   const r = parse(text) as { outputJson: string; clock?: number[]; clockOverflow?: boolean };
-  const keep = Math.min(MAX_OUTPUT_CHARS, Math.max(0, Math.floor(maxOutputBytes)) + 1);
+  const keep = Math.min(MAX_OUTPUT_CHARS, Math.max(0, Math.floor(maxOutputBytes)) + OUTPUT_MARGIN_CHARS);
   const outputJson = String(r.outputJson);
   const cut = outputJson.length > keep;
   return { type: 'done', ok: true, outputJson: cut ? outputJson.slice(0, keep) : outputJson, outputCut: cut, clock: Array.isArray(r.clock) ? r.clock : [], clockOverflow: r.clockOverflow === true, usage: usage() };

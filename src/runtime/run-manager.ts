@@ -72,6 +72,11 @@ interface ProfileRuntime {
 
 const now = () => new Date().toISOString();
 
+/** At most `max` bytes of `s`, never a broken character at the end. */
+function cutUtf8(s: string, max: number): string {
+  return Buffer.from(s).subarray(0, max).toString('utf8').replace(/\uFFFD$/, '');
+}
+
 export class RunManager {
   private readonly profiles = new Map<string, ProfileRuntime>();
   private readonly active = new Map<string, ActiveRun>();
@@ -270,10 +275,7 @@ export class RunManager {
       try {
         const result = await instance.run({ runId: a.runId, profile: p.name, input: req.input ?? null, source: this.source(p), seed, recordClock: p.deterministic, host: this.bridge(a, { ...(recorder ? { recorder } : {}) }), maxOutputBytes: p.maxOutputBytes });
         clearTimeout(timer);
-        // Redacted whole, then cut: a cut made first could leave part of a secret unrecognised.
-        const json = JSON.stringify(this.handedBack(JSON.parse(result.outputJson) as unknown)) ?? 'null';
-        const cut = Buffer.byteLength(json) > p.maxOutputBytes;
-        const output = cut ? Buffer.from(json).subarray(0, p.maxOutputBytes).toString('utf8') : (JSON.parse(json) as unknown);
+        const { output, cut } = this.keptOutput(result.outputJson, p.maxOutputBytes);
         if (recorder) {
           recorder.rec.clock = result.clock;
           if (result.clockOverflow) recorder.rec.clockOverflow = true;
@@ -298,6 +300,21 @@ export class RunManager {
     } finally {
       release();
     }
+  }
+
+  /**
+   * What a run keeps of its output: redacted whole, then cut to the cap (a cut made first could leave
+   * part of a secret unrecognised). An output within the cap was checked as JSON where it crossed; a
+   * longer one arrives as text (with a margin past the cap, see OUTPUT_MARGIN_CHARS) and is kept cut.
+   */
+  private keptOutput(outputJson: string, max: number): { output: unknown; cut: boolean } {
+    if (Buffer.byteLength(outputJson) <= max) {
+      const value = this.handedBack(JSON.parse(outputJson) as unknown);
+      const json = JSON.stringify(value) ?? 'null';
+      if (Buffer.byteLength(json) <= max) return { output: value, cut: false };
+      return { output: cutUtf8(json, max), cut: true };
+    }
+    return { output: cutUtf8(this.handedBack(outputJson), max), cut: true };
   }
 
   /** Everything an agent hands back passes the redactor before it is stored or served. */

@@ -34,7 +34,7 @@ before(async () => {
       agents: {
         // The agent assembles the value from two halves: nothing upstream could have redacted it.
         leak: { entry: writeAgent(dir, 'leak.js', `export default async (i) => { const v = i.a + i.b; if (i.throw) throw new Error('cannot use ' + v); return i.pad ? 'x'.repeat(i.pad) + v + 'y'.repeat(40) : { v, list: [v, { deep: 'k=' + v }] }; };`), warmPool: 0, maxOutputBytes: 4096 },
-        chatty: { entry: writeAgent(dir, 'chatty.js', `export default async (i, ctx) => { for (let n = 0; n < i.lines; n++) ctx.log.info('line ' + n, { blob: 'z'.repeat(i.size) }); return 'done'; };`), warmPool: 0, maxLogLines: 50, maxLogBytes: 300_000 },
+        chatty: { entry: writeAgent(dir, 'chatty.js', `export default async (i, ctx) => { for (let n = 0; n < i.lines; n++) ctx.log.info('line ' + n, { blob: 'z'.repeat(i.size) }); return 'done'; };`), warmPool: 0, maxLogLines: 50, maxLogBytes: 60_000 },
         gated: { entry: writeAgent(dir, 'gated.js', `export default async (i, ctx) => { const r = await ctx.tools.call('test.gate', {}); return { ok: r.ok, big: 'q'.repeat(i.size) }; };`), warmPool: 0, tools: { allow: ['test.gate'] } },
         quick: { entry: writeAgent(dir, 'quick.js', `export default async (i) => ({ n: i });`), warmPool: 0 },
       },
@@ -99,12 +99,13 @@ test('output and error messages are redacted before they are stored or served, a
 
 test('ctx.log is bounded per run: lines past the budget are dropped, once noted, and the run record says so', async () => {
   const before = logLines.length;
-  const r = await g.call('POST', '/v1/runs?wait=1', { profile: 'chatty', input: { lines: 400, size: 64 * 1024 } });
+  // 12 KiB of fields a line (under the 16 KiB a line may carry across): 4 of them fit in 60,000 bytes.
+  const r = await g.call('POST', '/v1/runs?wait=1', { profile: 'chatty', input: { lines: 400, size: 12 * 1024 } });
   assert.equal(r.json.state, 'succeeded', r.text);
   assert.equal(r.json.logsTruncated, true);
   const mine = logLines.slice(before).filter((l) => l.runId === r.json.runId);
   const agentLines = mine.filter((l) => /^line \d+$/.test(l.msg));
-  assert.ok(agentLines.length >= 3 && agentLines.length <= 5, `64 KiB lines under a 300 KB budget: ${agentLines.length} written`);
+  assert.ok(agentLines.length >= 3 && agentLines.length <= 5, `12 KiB lines under a 60,000-byte budget: ${agentLines.length} written`);
   assert.equal(mine.filter((l) => /log budget/.test(l.msg)).length, 1);
   assert.equal(JSON.parse(runEnds(r.json.runId)[0]!.payload).logsTruncated, true);
   // Within budget: everything written, nothing said.
