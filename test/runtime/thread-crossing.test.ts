@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CROSSING_LIMITS, answerCall, checkShape, nestsDeeperThan, guardCallback, guardSyncCallback, readCall, readLog, readRunReply } from '../../src/runtime/crossing.js';
 import { mulberry32 } from '../helpers/prng.js';
+import { OUTPUT_MARGIN_CHARS } from '../../src/runtime/instance.js';
 
 const badData = { code: 'bad_agent_data' };
 const deepJson = (n: number) => '['.repeat(n) + ']'.repeat(n);
@@ -52,7 +53,11 @@ test('readRunReply: the reply shape, the output text, the agent error and the cl
   assert.deepEqual(readRunReply([ok({ outputJson: '{"a":1}', clock: [1, 2], clockOverflow: false })], 100), { ok: true, outputJson: '{"a":1}', clock: [1, 2], clockOverflow: false });
   assert.deepEqual(readRunReply([null, 'boom', 'my_code'], 100), { ok: false, message: 'boom', code: 'my_code' });
   assert.equal((readRunReply([null, 'boom', 'not a code!'], 100) as { code?: string }).code, undefined);
-  assert.equal((readRunReply([ok({ outputJson: `"${'x'.repeat(500)}"`, clock: [] })], 100) as { outputJson: string }).outputJson.length, 101, 'cut at maxOutputBytes + 1');
+  // Past the cap, the text crosses uncut up to the margin (redacted whole later), and no further.
+  assert.equal((readRunReply([ok({ outputJson: `"${'x'.repeat(500)}"`, clock: [] })], 100) as { outputJson: string }).outputJson.length, 502, 'within the margin: whole');
+  assert.equal((readRunReply([ok({ outputJson: `"${'x'.repeat(OUTPUT_MARGIN_CHARS + 500)}"`, clock: [] })], 100) as { outputJson: string }).outputJson.length, 100 + OUTPUT_MARGIN_CHARS, 'cut at maxOutputBytes + the margin');
+  // A text past the cap is not parsed at the crossing (it is kept as text): an invalid one crosses too.
+  assert.equal((readRunReply([ok({ outputJson: `{"a": ${'['.repeat(300)}`, clock: [] })], 100) as { ok: boolean }).ok, true);
   for (const reply of [
     undefined, null, 'text', {}, [], [1], [{}], ['{'], ['[]'], ['"s"'], [ok({ clock: [] })], [ok({ outputJson: 5 })],
     [ok({ outputJson: '{' })], [ok({ outputJson: deepJson(200) })], [ok({ outputJson: 'null', clock: 'x' })],
