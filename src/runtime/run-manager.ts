@@ -17,6 +17,7 @@ import { type AgentInstance, type AgentSource, type HostBridge, type InstanceFac
 import { Recorder, Replayer, type ReplayReport } from './recorder.js';
 import { type RunEnding, RunEndings } from './run-endings.js';
 import { RunLogBudget } from './run-logs.js';
+import { handedBack, keptOutput } from './run-output.js';
 import { Slots } from './scheduler.js';
 import { SessionTable } from './sessions.js';
 import { ProfileStats } from './stats.js';
@@ -72,10 +73,6 @@ interface ProfileRuntime {
 
 const now = () => new Date().toISOString();
 
-/** At most `max` bytes of `s`, never a broken character at the end. */
-function cutUtf8(s: string, max: number): string {
-  return Buffer.from(s).subarray(0, max).toString('utf8').replace(/\uFFFD$/, '');
-}
 
 export class RunManager {
   private readonly profiles = new Map<string, ProfileRuntime>();
@@ -275,7 +272,7 @@ export class RunManager {
       try {
         const result = await instance.run({ runId: a.runId, profile: p.name, input: req.input ?? null, source: this.source(p), seed, recordClock: p.deterministic, host: this.bridge(a, { ...(recorder ? { recorder } : {}) }), maxOutputBytes: p.maxOutputBytes });
         clearTimeout(timer);
-        const { output, cut } = this.keptOutput(result.outputJson, p.maxOutputBytes);
+        const { output, cut } = keptOutput(result.outputJson, p.maxOutputBytes, this.d.output);
         if (recorder) {
           recorder.rec.clock = result.clock;
           if (result.clockOverflow) recorder.rec.clockOverflow = true;
@@ -302,26 +299,6 @@ export class RunManager {
     }
   }
 
-  /**
-   * What a run keeps of its output: redacted whole, then cut to the cap (a cut made first could leave
-   * part of a secret unrecognised). An output within the cap was checked as JSON where it crossed; a
-   * longer one arrives as text (with a margin past the cap, see OUTPUT_MARGIN_CHARS) and is kept cut.
-   */
-  private keptOutput(outputJson: string, max: number): { output: unknown; cut: boolean } {
-    if (Buffer.byteLength(outputJson) <= max) {
-      const value = this.handedBack(JSON.parse(outputJson) as unknown);
-      const json = JSON.stringify(value) ?? 'null';
-      if (Buffer.byteLength(json) <= max) return { output: value, cut: false };
-      return { output: cutUtf8(json, max), cut: true };
-    }
-    return { output: cutUtf8(this.handedBack(outputJson), max), cut: true };
-  }
-
-  /** Everything an agent hands back passes the redactor before it is stored or served. */
-  private handedBack<T>(v: T): T {
-    return this.d.output ? (this.d.output.filter(v) as T) : v;
-  }
-
   private async finalize(
     rt: ProfileRuntime,
     a: ActiveRun,
@@ -343,7 +320,7 @@ export class RunManager {
       ...(o.output !== undefined ? { output: o.output } : {}),
       outputTruncated: o.outputTruncated ?? false,
       logsTruncated: a.logs.truncated,
-      ...(o.error ? { error: this.handedBack(o.error) } : {}),
+      ...(o.error ? { error: handedBack(o.error, this.d.output) } : {}),
       ...(o.reason ? { reason: o.reason } : {}),
     };
     const m = this.d.metrics;
@@ -381,7 +358,8 @@ export class RunManager {
       const source = run.profile && p.entry ? ({ kind: 'file', path: p.entry } as const) : this.source(p);
       const result = await instance.run({ runId, profile: p.name, input: run.input, source, seed: rec.seed, replayClock: rec.clock, recordClock: false, host: this.bridge(a, { replayer }), maxOutputBytes: p.maxOutputBytes });
       const divergence = replayer.finish();
-      const outputSame = Replayer.sameOutput(JSON.parse(result.outputJson), run.output);
+      // Compared with what the run kept: redacted and cut the same way.
+      const outputSame = Replayer.sameOutput(keptOutput(result.outputJson, p.maxOutputBytes, this.d.output).output, run.output);
       return { runId, same: !divergence && outputSame, recordedCalls: rec.calls.length, replayedCalls: replayer.replayed, outputSame, ...(divergence ? { divergence } : {}), state: 'succeeded' };
     } catch (e) {
       const divergence = replayer.finish();

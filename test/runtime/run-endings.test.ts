@@ -36,6 +36,7 @@ before(async () => {
         leak: { entry: writeAgent(dir, 'leak.js', `export default async (i) => { const v = i.a + i.b; if (i.throw) throw new Error('cannot use ' + v); return i.pad ? 'x'.repeat(i.pad) + v + 'y'.repeat(40) : { v, list: [v, { deep: 'k=' + v }] }; };`), warmPool: 0, maxOutputBytes: 4096 },
         chatty: { entry: writeAgent(dir, 'chatty.js', `export default async (i, ctx) => { for (let n = 0; n < i.lines; n++) ctx.log.info('line ' + n, { blob: 'z'.repeat(i.size) }); return 'done'; };`), warmPool: 0, maxLogLines: 50, maxLogBytes: 60_000 },
         gated: { entry: writeAgent(dir, 'gated.js', `export default async (i, ctx) => { const r = await ctx.tools.call('test.gate', {}); return { ok: r.ok, big: 'q'.repeat(i.size) }; };`), warmPool: 0, tools: { allow: ['test.gate'] } },
+        leakdet: { entry: writeAgent(dir, 'leakdet.js', `export default async (i) => ({ v: i.a + i.b });`), warmPool: 0, deterministic: true },
         quick: { entry: writeAgent(dir, 'quick.js', `export default async (i) => ({ n: i });`), warmPool: 0 },
       },
     },
@@ -95,6 +96,15 @@ test('output and error messages are redacted before they are stored or served, a
     assertClean(`GET ${id}`, JSON.stringify([shown.output, shown.error]));
   }
   assertClean('GET /v1/runs', JSON.stringify((await g.call('GET', '/v1/runs?limit=1000')).json.runs.map((r: any) => [r.output, r.error])));
+});
+
+test('a deterministic run whose output held a value replays as the same: the replay is compared with what the run kept', async () => {
+  const half = V.length / 2;
+  const r = await g.call('POST', '/v1/runs?wait=1', { profile: 'leakdet', input: { a: V.slice(0, half), b: V.slice(half) } });
+  assert.deepEqual(r.json.output, { v: '[REDACTED:svc]' });
+  const rep = await g.call('POST', `/v1/runs/${r.json.runId}/replay`);
+  assert.equal(rep.json.same, true, rep.text);
+  assert.equal(rep.json.outputSame, true);
 });
 
 test('ctx.log is bounded per run: lines past the budget are dropped, once noted, and the run record says so', async () => {
