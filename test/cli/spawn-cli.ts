@@ -27,15 +27,16 @@ export function cli(args: string[], opts: { cwd?: string; home?: string; env?: R
 }
 
 /** `clawguard start --port 0` in `dir`, resolved once the state dir's gateway.json appears. */
-export async function startGatewayProcess(dir: string, opts: { home?: string; args?: string[]; stateDir?: string; env?: Record<string, string> } = {}): Promise<ChildProcess & { stderrText(): string }> {
+/** `outputText()`: what it wrote so far, stderr and its log (stdout) together. */
+export async function startGatewayProcess(dir: string, opts: { home?: string; args?: string[]; stateDir?: string; env?: Record<string, string> } = {}): Promise<ChildProcess & { outputText(): string }> {
   const stateDir = opts.stateDir ?? join(opts.home ?? dir, '.clawguard');
   const child = spawn(process.execPath, [BIN, ...(opts.args ?? []), 'start', '--port', '0'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: childEnv(opts.home ?? dir, { CLAWGUARD_LOG_LEVEL: 'warn', ...opts.env }) });
   let err = '';
   child.stderr!.on('data', (d) => (err += d));
-  child.stdout!.resume();
+  child.stdout!.on('data', (d) => (err += d));
   await waitFor(() => existsSync(join(stateDir, 'gateway.json')) || child.exitCode !== null, 20_000);
   assert.equal(child.exitCode, null, err);
-  return Object.assign(child, { stderrText: () => err });
+  return Object.assign(child, { outputText: () => err });
 }
 
 /** SIGTERM and wait for the exit. */
