@@ -335,9 +335,8 @@ export class Gateway {
       process.off('SIGHUP', this.onSighup);
       await this.auditLog.close();
       this.store.close();
-      this.lock.release(); // last: the state dir is free for the next gateway only once all is closed
       this.log.info('gateway stopped');
-    })();
+    })().finally(() => this.lock.release()); // last, even if a step failed: the state dir is free once all is closed
     return this.stopping;
   }
 }
