@@ -19,8 +19,9 @@ export function buildProgram(): Command {
   const program = new Command('clawguard')
     .description('zero-trust runtime and gateway for AI agents')
     .version(VERSION)
-    .option('--config <file>', 'config file (default: ./clawguard.json, or CLAWGUARD_CONFIG)')
-    .option('--state-dir <dir>', 'state directory (default: ./.clawguard, or CLAWGUARD_STATE_DIR)')
+    .option('--config <file>', 'config file (default: CLAWGUARD_CONFIG, else ./clawguard.json, else ~/.clawguard/clawguard.json)')
+    .option('--state-dir <dir>', 'state directory (default: CLAWGUARD_STATE_DIR, else ~/.clawguard)')
+    .option('--url <url>', 'the gateway to talk to (default: CLAWGUARD_URL, else the one the state dir records)')
     .showHelpAfterError()
     .exitOverride();
   registerInitCommand(program);

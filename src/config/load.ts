@@ -1,6 +1,7 @@
 /** Reading and validating clawguard.json (JSON or JSON5, with or without the "openclaw" wrapper). */
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
 import JSON5 from 'json5';
 import { z } from 'zod';
 import { ClawguardError } from '../errors/index.js';
@@ -94,15 +95,18 @@ export function loadConfigFile(file: string): ClawguardConfig {
 }
 
 /**
- * Where the config comes from: --config, then CLAWGUARD_CONFIG, then ./clawguard.json(5).
- * Returns undefined when none exists (the embedded defaults apply).
+ * Where the config comes from: --config, then CLAWGUARD_CONFIG, then ./clawguard.json(5), then
+ * ~/.clawguard/clawguard.json(5) (beside the default state dir, so a command started from any
+ * directory finds the user's config). Returns undefined when none exists (the embedded defaults apply).
  */
-export function findConfigFile(explicit?: string, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string | undefined {
+export function findConfigFile(explicit?: string, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd(), home: string = homedir()): string | undefined {
   if (explicit) return resolve(cwd, explicit);
   if (env.CLAWGUARD_CONFIG) return resolve(cwd, env.CLAWGUARD_CONFIG);
-  for (const name of ['clawguard.json', 'clawguard.json5']) {
-    const p = resolve(cwd, name);
-    if (existsSync(p)) return p;
+  for (const dir of [cwd, join(home, '.clawguard')]) {
+    for (const name of ['clawguard.json', 'clawguard.json5']) {
+      const p = resolve(dir, name);
+      if (existsSync(p)) return p;
+    }
   }
   return undefined;
 }

@@ -11,7 +11,7 @@ import { ClawguardError, errorShape } from '../errors/index.js';
 import { Metrics } from '../monitor/index.js';
 import { BasicContextProvider, Pipeline, type AuditSink, type DecisionPoint, type Principal, type PrincipalVerifier } from '../pipeline/index.js';
 import { IsolateFactory, installProcessGuard, ProcessFactory, RunManager } from '../runtime/index.js';
-import { ensureStateDir, failFastOnLocks, newToken, openStore, operatorTokenPath, readOrCreateSecretFile, type Store, StoreHealth } from '../store/index.js';
+import { acquireGatewayLock, ensureStateDir, failFastOnLocks, type GatewayLock, newToken, openStore, operatorTokenPath, readOrCreateSecretFile, type Store, StoreHealth } from '../store/index.js';
 import { assertAgentsCannotReach, sandboxStatus } from '../sandbox/index.js';
 import { execRunTool, fsTools, httpFetchTool, modelChatTool, SandboxDirectory, systemTimeTool, ToolRegistry } from '../tools/index.js';
 import { redactingAuditSink, redactingLogger, SecretRedactor, SecretsBroker } from '../secrets/index.js';
@@ -99,6 +99,7 @@ export class Gateway {
   private info: GatewayInfo | undefined;
   private readonly startedAt = new Date();
   private stopping: Promise<void> | undefined;
+  private readonly lock: GatewayLock;
 
   constructor(readonly opts: GatewayOptions) {
     const { config, stateDir } = opts;
@@ -106,86 +107,93 @@ export class Gateway {
     this.log = redactingLogger(opts.logger ?? pino({ level: process.env.CLAWGUARD_LOG_LEVEL ?? 'info' }), redactor);
     // Before anything reads a key: a key file others can read, or a dir others can write, is refused.
     ensureStateDir(stateDir, (w) => this.log.warn({ stateDir }, w));
-    this.token = opts.token ?? readOrCreateSecretFile(operatorTokenPath(stateDir), () => newToken());
-    // Opening and migrating may wait for a lock a little; once built, the gateway never waits (below).
-    this.store = openStore(stateDir, { busyTimeoutMs: STARTUP_LOCK_WAIT_MS });
-    this.storeHealth = new StoreHealth(this.store.db);
-    this.metrics = new Metrics();
-    this.tools = new ToolRegistry()
-      .register(systemTimeTool)
-      .register(modelChatTool({ profiles: () => config.agents, providers: () => config.models, apiKey: (p) => this.secrets.apiKeyResolver(p) }));
-    this.sandboxes = new SandboxDirectory(config, stateDir, (e) => this.log.info({ egress: e }, 'egress'));
-    for (const t of fsTools(this.sandboxes, { maxReadBytes: 1024 * 1024, maxWriteBytes: 10 * 1024 * 1024, redactor })) this.tools.register(t);
-    this.tools.register(httpFetchTool(this.sandboxes, { maxResponseBytes: 10 * 1024 * 1024, timeoutMs: 30_000, inject: (p, name, url) => this.injectSecret(p, name, url), redactor }));
-    this.tools.register(execRunTool(this.sandboxes));
-    const telemetry = telemetryFromConfig(config.monitoring.telemetry, stateDir, config.source ? dirname(config.source) : process.cwd());
-    this.auditLog = AuditLog.open({ stateDir, checkpointEvery: config.audit.checkpointEvery, checkpointSeconds: config.audit.checkpointSeconds, retentionDays: config.audit.retentionDays, witness: config.audit.witness, witnessEveryMs: config.audit.witnessSeconds * 1000, registry: this.metrics.registry, log: this.log.child({ component: 'audit' }), ...(telemetry ? { telemetry } : {}) });
-    this.audit = redactingAuditSink(this.auditLog, redactor);
-    this.rejections = new RejectionAggregator({ sink: () => this.audit, log: this.log.child({ component: 'http' }) });
-    this.identity = new IdentityService({ db: this.store.db, stateDir, zeroTrust: config.zeroTrust, profiles: () => config.agents, adminTokens: [this.token], log: this.log.child({ component: 'identity' }), audit: () => this.audit, floodGuard: this.rejections, authenticated: isAuthenticated });
-    this.auth = new OperatorAuth(this.identity.operators, (r) => this.identity.recordRejection(r));
-    const context = new BasicContextProvider();
-    const pdp: DecisionPoint = (this.pdp = new CedarDecisionPoint({
-      config,
-      stateDir,
-      actions: () => this.tools.names(),
-      registry: this.metrics.registry,
-      log: this.log.child({ component: 'policy' }),
-      onReload: (r) =>
-        void this.audit
-          .record({ type: 'policy.reload', action: 'policy.reload', resource: this.pdp.localDir.dir ?? 'policies', payload: { ok: r.ok, files: r.files, counts: r.counts ?? null, errors: r.errors } })
-          .catch((e: unknown) => this.log.error({ err: errorShape(e).message, ok: r.ok }, 'the outcome of a policy reload could not be recorded')),
-    }));
-    this.secrets = new SecretsBroker({
-      secrets: config.secrets,
-      db: this.store.db,
-      stateDir,
-      audit: this.audit,
-      redactor,
-      registry: this.metrics.registry,
-      log: this.log.child({ component: 'secrets' }),
-      authorize: async (principal, secret, host) => {
-        const req = { principal, tool: 'secret.use', args: { secret, host } };
-        const d = await pdp.decide(req, await context.build(req));
-        return { effect: d.effect, reasons: d.reasons };
-      },
-    });
-    this.injectSecret = (p, name, url) => this.secrets.inject(p, name, url);
-    const runsRef: { current?: RunManager } = {};
-    const verifier: PrincipalVerifier = {
-      verify: (p) => {
-        if (p.kind === 'run' && !(p.runId && runsRef.current?.isActive(p.runId))) throw new ClawguardError('identity_revoked', 'run-scoped identity is no longer valid (the run has ended)');
-        this.identity.verifyPrincipal(p);
-      },
-    };
-    this.pipeline = new Pipeline({
-      verifier,
-      context,
-      pdp,
-      audit: this.audit,
-      tools: this.tools,
-      output: this.secrets.redactor,
-      metrics: this.metrics,
-      log: this.log.child({ component: 'pipeline' }),
-    });
-    const proc = processIsolation(config, stateDir);
-    this.factories = { thread: new IsolateFactory(), process: new ProcessFactory(proc.spawn, proc.available, proc.extraRoPaths) };
-    this.runs = new RunManager({
-      config,
-      store: this.store,
-      pipeline: this.pipeline,
-      audit: this.audit,
-      metrics: this.metrics,
-      log: this.log,
-      factories: this.factories,
-      describeTools: () => this.tools.describe(),
-      runIdentity: this.identity.runs,
-      output: this.secrets.redactor,
-      recordedEnd: (runId) => this.auditLog.firstSeqOf(runId, 'run.end'),
-    });
-    runsRef.current = this.runs;
-    assertToolCatalog(this.tools.names());
-    for (const db of [this.store.db, this.auditLog.database]) if (db) failFastOnLocks(db);
+    // One gateway per state dir, taken before anything in it is written (token, database, audit log).
+    this.lock = acquireGatewayLock(stateDir, (w) => this.log.warn({ stateDir }, w));
+    try {
+      this.token = opts.token ?? readOrCreateSecretFile(operatorTokenPath(stateDir), () => newToken());
+      // Opening and migrating may wait for a lock a little; once built, the gateway never waits (below).
+      this.store = openStore(stateDir, { busyTimeoutMs: STARTUP_LOCK_WAIT_MS });
+      this.storeHealth = new StoreHealth(this.store.db);
+      this.metrics = new Metrics();
+      this.tools = new ToolRegistry()
+        .register(systemTimeTool)
+        .register(modelChatTool({ profiles: () => config.agents, providers: () => config.models, apiKey: (p) => this.secrets.apiKeyResolver(p) }));
+      this.sandboxes = new SandboxDirectory(config, stateDir, (e) => this.log.info({ egress: e }, 'egress'));
+      for (const t of fsTools(this.sandboxes, { maxReadBytes: 1024 * 1024, maxWriteBytes: 10 * 1024 * 1024, redactor })) this.tools.register(t);
+      this.tools.register(httpFetchTool(this.sandboxes, { maxResponseBytes: 10 * 1024 * 1024, timeoutMs: 30_000, inject: (p, name, url) => this.injectSecret(p, name, url), redactor }));
+      this.tools.register(execRunTool(this.sandboxes));
+      const telemetry = telemetryFromConfig(config.monitoring.telemetry, stateDir, config.source ? dirname(config.source) : process.cwd());
+      this.auditLog = AuditLog.open({ stateDir, checkpointEvery: config.audit.checkpointEvery, checkpointSeconds: config.audit.checkpointSeconds, retentionDays: config.audit.retentionDays, witness: config.audit.witness, witnessEveryMs: config.audit.witnessSeconds * 1000, registry: this.metrics.registry, log: this.log.child({ component: 'audit' }), ...(telemetry ? { telemetry } : {}) });
+      this.audit = redactingAuditSink(this.auditLog, redactor);
+      this.rejections = new RejectionAggregator({ sink: () => this.audit, log: this.log.child({ component: 'http' }) });
+      this.identity = new IdentityService({ db: this.store.db, stateDir, zeroTrust: config.zeroTrust, profiles: () => config.agents, adminTokens: [this.token], log: this.log.child({ component: 'identity' }), audit: () => this.audit, floodGuard: this.rejections, authenticated: isAuthenticated });
+      this.auth = new OperatorAuth(this.identity.operators, (r) => this.identity.recordRejection(r));
+      const context = new BasicContextProvider();
+      const pdp: DecisionPoint = (this.pdp = new CedarDecisionPoint({
+        config,
+        stateDir,
+        actions: () => this.tools.names(),
+        registry: this.metrics.registry,
+        log: this.log.child({ component: 'policy' }),
+        onReload: (r) =>
+          void this.audit
+            .record({ type: 'policy.reload', action: 'policy.reload', resource: this.pdp.localDir.dir ?? 'policies', payload: { ok: r.ok, files: r.files, counts: r.counts ?? null, errors: r.errors } })
+            .catch((e: unknown) => this.log.error({ err: errorShape(e).message, ok: r.ok }, 'the outcome of a policy reload could not be recorded')),
+      }));
+      this.secrets = new SecretsBroker({
+        secrets: config.secrets,
+        db: this.store.db,
+        stateDir,
+        audit: this.audit,
+        redactor,
+        registry: this.metrics.registry,
+        log: this.log.child({ component: 'secrets' }),
+        authorize: async (principal, secret, host) => {
+          const req = { principal, tool: 'secret.use', args: { secret, host } };
+          const d = await pdp.decide(req, await context.build(req));
+          return { effect: d.effect, reasons: d.reasons };
+        },
+      });
+      this.injectSecret = (p, name, url) => this.secrets.inject(p, name, url);
+      const runsRef: { current?: RunManager } = {};
+      const verifier: PrincipalVerifier = {
+        verify: (p) => {
+          if (p.kind === 'run' && !(p.runId && runsRef.current?.isActive(p.runId))) throw new ClawguardError('identity_revoked', 'run-scoped identity is no longer valid (the run has ended)');
+          this.identity.verifyPrincipal(p);
+        },
+      };
+      this.pipeline = new Pipeline({
+        verifier,
+        context,
+        pdp,
+        audit: this.audit,
+        tools: this.tools,
+        output: this.secrets.redactor,
+        metrics: this.metrics,
+        log: this.log.child({ component: 'pipeline' }),
+      });
+      const proc = processIsolation(config, stateDir);
+      this.factories = { thread: new IsolateFactory(), process: new ProcessFactory(proc.spawn, proc.available, proc.extraRoPaths) };
+      this.runs = new RunManager({
+        config,
+        store: this.store,
+        pipeline: this.pipeline,
+        audit: this.audit,
+        metrics: this.metrics,
+        log: this.log,
+        factories: this.factories,
+        describeTools: () => this.tools.describe(),
+        runIdentity: this.identity.runs,
+        output: this.secrets.redactor,
+        recordedEnd: (runId) => this.auditLog.firstSeqOf(runId, 'run.end'),
+      });
+      runsRef.current = this.runs;
+      assertToolCatalog(this.tools.names());
+      for (const db of [this.store.db, this.auditLog.database]) if (db) failFastOnLocks(db);
+    } catch (e) {
+      this.lock.release();
+      throw e;
+    }
   }
 
   /**
@@ -328,7 +336,7 @@ export class Gateway {
       await this.auditLog.close();
       this.store.close();
       this.log.info('gateway stopped');
-    })();
+    })().finally(() => this.lock.release()); // last, even if a step failed: the state dir is free once all is closed
     return this.stopping;
   }
 }

@@ -3,7 +3,8 @@ import { defaultDbFile, openSqlite, type SqliteDb } from './sqlite.js';
 
 export { openSqlite, migrate, defaultDbFile, failFastOnLocks, probeWritable, SERVING_BUSY_TIMEOUT_MS, type SqliteDb, Database as SqliteDatabase } from './sqlite.js';
 export { RunRepository, TERMINAL_STATES, type RunRecord, type RunRecording, type RunState } from './runs.js';
-export { resolveStateDir, ensureStateDir, writeSecretFile, readOrCreateSecretFile, operatorTokenPath, newToken, checkStateDir, stateDirKeyFiles } from './state-dir.js';
+export { acquireGatewayLock, readGatewayLock, gatewayLockPath, GATEWAY_LOCK_FILE, type GatewayLock, type GatewayLockInfo } from './gateway-lock.js';
+export { resolveStateDir, defaultStateDir, ensureStateDir, writeSecretFile, readOrCreateSecretFile, operatorTokenPath, newToken, checkStateDir, stateDirKeyFiles } from './state-dir.js';
 export { storeFault, storeUnavailable, type StoreFault } from './faults.js';
 export { StoreHealth, type StoreHealthStatus } from './health.js';
 

@@ -1,11 +1,22 @@
 /** The state directory: database, keys, tokens. Created 0700; secret files 0600. */
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ClawguardError } from '../errors/index.js';
 
-export function resolveStateDir(explicit?: string, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string {
-  return resolve(cwd, explicit ?? env.CLAWGUARD_STATE_DIR ?? '.clawguard');
+/** `~/.clawguard`: one per user, whatever directory a command (or OpenClaw's resolver) starts in. */
+export function defaultStateDir(home: string = homedir()): string {
+  return join(home, '.clawguard');
+}
+
+/**
+ * Where the state lives: --state-dir, then CLAWGUARD_STATE_DIR, then ~/.clawguard. Not the cwd:
+ * a process started elsewhere would otherwise silently create a new, empty database there.
+ */
+export function resolveStateDir(explicit?: string, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd(), home: string = homedir()): string {
+  const given = explicit || env.CLAWGUARD_STATE_DIR;
+  return given ? resolve(cwd, given) : defaultStateDir(home);
 }
 
 /** The files of a state dir that hold a secret: readable by the owner only (0600). */

@@ -1,18 +1,12 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { tempDir, waitFor, writeAgent } from '../helpers/gateway.js';
+import { cli, startGatewayProcess } from './spawn-cli.js';
 import { sandboxedChildren } from '../helpers/processes.js';
 
-const BIN = resolve('bin/clawguard.js');
 const SEEDS = resolve('../shared/seed-configs');
-
-function cli(args: string[], opts: { cwd?: string; env?: Record<string, string>; input?: string } = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: opts.cwd ?? process.cwd(), env: { ...process.env, ...opts.env }, input: opts.input ?? '', timeout: 60_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 test('--help lists every command', () => {
   const r = cli(['--help']);
@@ -80,16 +74,6 @@ test('start refuses plaintext on a non-loopback bind', () => {
   assert.equal(r.code, 2);
   assert.match(r.stderr, /refusing to serve plaintext HTTP on 0\.0\.0\.0/);
 });
-
-async function startGatewayProcess(dir: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [BIN, 'start', '--port', '0'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CLAWGUARD_LOG_LEVEL: 'warn' } });
-  let err = '';
-  child.stderr!.on('data', (d) => (err += d));
-  child.stdout!.resume();
-  await waitFor(() => existsSync(join(dir, '.clawguard/gateway.json')) || child.exitCode !== null, 20_000);
-  assert.equal(child.exitCode, null, err);
-  return child;
-}
 
 test('the tour: start, run --wait --json, runs list/show, status --agents, graceful SIGTERM', async () => {
   const dir = tempDir();

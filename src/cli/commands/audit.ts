@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import type { AuditEvent, InclusionProof, WitnessedVerifyResult, WitnessSpec } from '../../audit/index.js';
 import { parseDurationSeconds, type WitnessConfig } from '../../config/index.js';
 import { ClawguardError } from '../../errors/index.js';
+import { gatewayLockPath, readGatewayLock } from '../../store/index.js';
 import { api, type GlobalOpts, loadConfig, ok, print, stateDirOf } from '../context.js';
 
 const audit = () => import('../../audit/index.js');
@@ -51,7 +52,17 @@ function witnessSpecs(g: GlobalOpts, given: WitnessSpec[]): WitnessConfig[] {
   return given.length ? given : loadConfig(g).audit.witness;
 }
 
+/** The pid of a gateway on this state dir: its lock (taken first) or its gateway.json, if that process runs. */
 function gatewayRunning(stateDir: string): number | undefined {
+  try {
+    const locked = readGatewayLock(gatewayLockPath(stateDir))?.pid;
+    if (locked !== undefined) {
+      process.kill(locked, 0);
+      return locked;
+    }
+  } catch {
+    /* no lock, or its process is gone */
+  }
   try {
     const pid = (JSON.parse(readFileSync(join(stateDir, 'gateway.json'), 'utf8')) as { pid?: number }).pid;
     if (typeof pid !== 'number') return undefined;

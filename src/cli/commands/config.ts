@@ -61,7 +61,7 @@ function readRegistry(stateDir: string): Set<string> | undefined {
 export function registerInitCommand(program: Command): void {
   program
     .command('init')
-    .description('write a commented starter clawguard.json and create the state dir (0700)')
+    .description('write a commented starter ./clawguard.json (or --config) and create the state dir (0700; default ~/.clawguard, or --state-dir / CLAWGUARD_STATE_DIR)')
     .option('--force', 'overwrite an existing clawguard.json')
     .action((o: { force?: boolean }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOpts>();

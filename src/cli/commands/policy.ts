@@ -3,7 +3,8 @@
  * and list the policies in force, print the schema, reload a running gateway. Everything but
  * reload works without a gateway: it loads the config and the state dir's policies directly.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { ClawguardConfig } from '../../config/index.js';
 import { ClawguardError } from '../../errors/index.js';
@@ -22,7 +23,9 @@ function json(flag: string, s: string | undefined): unknown {
 async function openPdp(g: GlobalOpts): Promise<{ pdp: CedarDecisionPoint; config: ClawguardConfig; load: ReloadResult }> {
   const { CedarDecisionPoint } = await import('../../policy/index.js');
   const config = loadConfig(g);
-  const pdp = new CedarDecisionPoint({ config, stateDir: stateDirOf(g), cacheSize: 0 });
+  // The local tier is read only where it exists: a read-only command creates no state dir or policies/ in it.
+  const stateDir = stateDirOf(g);
+  const pdp = new CedarDecisionPoint({ config, ...(existsSync(join(stateDir, 'policies')) ? { stateDir } : {}), cacheSize: 0 });
   return { pdp, config, load: pdp.load() };
 }
 
@@ -109,7 +112,7 @@ export function registerPolicyCommands(program: Command): void {
       const { pdp, load } = await openPdp(cmd.optsWithGlobals<GlobalOpts>());
       print(!!o.json, { ...load, localDir: pdp.localDir.dir ?? null }, () =>
         load.ok
-          ? `policies valid: ${load.counts!.local} local (${load.files.length} file${load.files.length === 1 ? '' : 's'} in ${pdp.localDir.dir}), ${load.counts!.config} compiled from the config, ${load.counts!.default} default`
+          ? `policies valid: ${load.counts!.local} local (${pdp.localDir.dir ? `${load.files.length} file${load.files.length === 1 ? '' : 's'} in ${pdp.localDir.dir}` : `no directory ${join(stateDirOf(cmd.optsWithGlobals<GlobalOpts>()), 'policies')}`}), ${load.counts!.config} compiled from the config, ${load.counts!.default} default`
           : `policies INVALID:\n  ${load.errors.join('\n  ')}`,
       );
       if (!load.ok) process.exitCode = 1;

@@ -10,8 +10,8 @@ import type { SecretConfig } from '../../config/index.js';
 import { ClawguardError, errorShape } from '../../errors/index.js';
 import type { AuditEventInput, AuditSink, Principal } from '../../pipeline/index.js';
 import type { RotationResult, SecretsBroker, SecretsStatus, SecretStatus } from '../../secrets/index.js';
-import { ensureStateDir, openStore } from '../../store/index.js';
-import { api, type GlobalOpts, loadConfig, ok, print, stateDirOf } from '../context.js';
+import { defaultDbFile, ensureStateDir, openStore } from '../../store/index.js';
+import { api, existingStateDir, explicitUrl, type GlobalOpts, loadConfig, ok, print, stateDirOf } from '../context.js';
 
 const MAX_STDIN = 1024 * 1024;
 
@@ -28,9 +28,14 @@ class FileAuditSink implements AuditSink {
   }
 }
 
-async function withBroker<T>(g: GlobalOpts, fn: (b: SecretsBroker, secrets: Record<string, SecretConfig>) => Promise<T>): Promise<T> {
+/** `readOnly`: work only on a state dir and database that already exist (never create them). */
+async function withBroker<T>(g: GlobalOpts, fn: (b: SecretsBroker, secrets: Record<string, SecretConfig>) => Promise<T>, opts: { readOnly?: boolean } = {}): Promise<T> {
   const { SecretsBroker, configGrantAuthorizer } = await import('../../secrets/index.js');
   const config = loadConfig(g);
+  if (opts.readOnly) {
+    const dir = existingStateDir(g);
+    if (!existsSync(defaultDbFile(dir))) throw new ClawguardError('not_found', `no clawguard database in ${dir} (no secret has been stored and no gateway has run with it)`);
+  }
   const stateDir = ensureStateDir(stateDirOf(g));
   const store = openStore(stateDir);
   const broker = new SecretsBroker({ secrets: config.secrets, db: store.db, stateDir, audit: new FileAuditSink(join(stateDir, 'secrets-audit.jsonl')), authorize: configGrantAuthorizer(config.secrets) });
@@ -42,13 +47,16 @@ async function withBroker<T>(g: GlobalOpts, fn: (b: SecretsBroker, secrets: Reco
   }
 }
 
-/** The gateway's answer, or undefined when no gateway is running (then the CLI works locally). */
+/**
+ * The gateway's answer, or undefined when no gateway is running (then the CLI works locally). A
+ * gateway named with --url / CLAWGUARD_URL that does not answer is an error, not a reason to go local.
+ */
 async function viaGateway(g: GlobalOpts, method: 'GET' | 'POST', path: string): Promise<unknown> {
   let r;
   try {
     r = await api(g, method, path);
   } catch (e) {
-    if (e instanceof ClawguardError && e.code === 'unavailable') return undefined;
+    if (e instanceof ClawguardError && e.code === 'unavailable' && !explicitUrl(g)) return undefined;
     throw e;
   }
   return ok(r);
@@ -128,6 +136,13 @@ export function renderSecretsTable(s: SecretsStatus): string {
   return lines.join('\n');
 }
 
+/** `secrets list` without a gateway: reads the state dir, creating nothing; no secrets configured is the truth to say. */
+async function listLocally(g: GlobalOpts): Promise<SecretsStatus> {
+  const configured = Object.keys(loadConfig(g).secrets).length;
+  if (!configured) return { secrets: [], masterKey: { source: 'none', available: false, reason: 'no secrets configured' }, redaction: { patterns: 0, secretsKnown: 0 } };
+  return withBroker(g, async (b) => b.status(), { readOnly: true });
+}
+
 export function registerSecretsCommands(program: Command): void {
   const secrets = program.command('secrets').description('external secrets: set, list, rotate; resolve for OpenClaw (exec protocol v1)');
 
@@ -151,7 +166,7 @@ export function registerSecretsCommands(program: Command): void {
     .description('configured secrets with source, health, rotation and grants (never values)')
     .action(async (o: { json?: boolean }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOpts>();
-      const s = ((await viaGateway(g, 'GET', '/v1/secrets')) as SecretsStatus | undefined) ?? (await withBroker(g, async (b) => b.status()));
+      const s = ((await viaGateway(g, 'GET', '/v1/secrets')) as SecretsStatus | undefined) ?? (await listLocally(g));
       print(!!o.json, s.secrets, () => renderSecretsTable(s));
     });
 

@@ -10,6 +10,7 @@ import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { isClawguardError } from '../../errors/index.js';
 import { exitCodeOf, formatReport, parseSeverities, scan, type ReportFormat, type RuleSet, type Severity } from '../../scan/index.js';
+import { defaultStateDir } from '../../store/index.js';
 
 interface ScanCliOptions {
   target?: string | boolean;
@@ -74,9 +75,10 @@ export function registerSecurityScanCommand(program: Command): void {
         const output = value('output', o.output);
 
         // The deployment's state dir is checked even when it lies outside the target: --state-dir,
-        // CLAWGUARD_STATE_DIR, or the default ./.clawguard when it exists.
+        // CLAWGUARD_STATE_DIR, or the gateway's default ~/.clawguard when it exists (a .clawguard
+        // inside the target is found by the scan itself).
         const g = cmd.optsWithGlobals<{ stateDir?: string }>();
-        const stateDir = g.stateDir ?? process.env.CLAWGUARD_STATE_DIR ?? (existsSync('.clawguard') ? '.clawguard' : undefined);
+        const stateDir = g.stateDir || process.env.CLAWGUARD_STATE_DIR || (existsSync(defaultStateDir()) ? defaultStateDir() : undefined);
         const report = await scan({
           target,
           rules: rulesRaw as RuleSet,
