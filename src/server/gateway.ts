@@ -113,7 +113,7 @@ export class Gateway {
     this.metrics = new Metrics();
     this.tools = new ToolRegistry()
       .register(systemTimeTool)
-      .register(modelChatTool({ profiles: () => config.agents, providers: () => config.models, apiKey: (p) => this.secrets.apiKeyResolver(p) }));
+      .register(modelChatTool({ profiles: () => config.agents, providers: () => config.models, apiKey: (p) => this.secrets.apiKeyResolver(p), egressFor: (p) => this.sandboxes.for(p).egress }));
     this.sandboxes = new SandboxDirectory(config, stateDir, (e) => this.log.info({ egress: e }, 'egress'));
     for (const t of fsTools(this.sandboxes, { maxReadBytes: 1024 * 1024, maxWriteBytes: 10 * 1024 * 1024, redactor })) this.tools.register(t);
     this.tools.register(httpFetchTool(this.sandboxes, { maxResponseBytes: 10 * 1024 * 1024, timeoutMs: 30_000, inject: (p, name, url) => this.injectSecret(p, name, url), redactor }));
