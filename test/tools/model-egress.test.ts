@@ -1,0 +1,158 @@
+/**
+ * model.chat through a real gateway goes through the principal's egress guard, narrowed to the
+ * provider's origin: a private provider needs allowPrivate (the provider's own, or the sandbox's),
+ * tricks that name loopback or metadata are refused, a redirect is not followed, and the provider's
+ * origin is not thereby opened to the agent's http.fetch. Every refusal is the run's answer, is
+ * logged by the guard and recorded in the audit log; the gateway answers /healthz after each.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { after, before, test } from 'node:test';
+import { type TestGateway, startGateway, tempDir, writeAgent } from '../helpers/gateway.js';
+import { type ModelLookalike, startModelLookalike } from '../helpers/model-lookalike.js';
+
+let model: ModelLookalike;
+let redirector: Server;
+let redirectorHits = 0;
+let g: TestGateway;
+const logLines: any[] = [];
+
+/** A name other than localhost that /etc/hosts maps to loopback, if there is one. */
+function hostsFileLoopbackName(): string {
+  try {
+    for (const line of readFileSync('/etc/hosts', 'utf8').split('\n')) {
+      const [addr, ...names] = line.replace(/#.*/, '').trim().split(/\s+/);
+      if (addr?.startsWith('127.') || addr === '::1') for (const n of names) if (n && n !== 'localhost' && !n.includes('localhost') && /^[a-z0-9.-]+$/i.test(n)) return n;
+    }
+  } catch {
+    /* no hosts file: localhost is still resolved by the system */
+  }
+  return 'localhost';
+}
+
+before(async () => {
+  model = await startModelLookalike([{ content: 'hello from the model' }]);
+  const port = new URL(model.url).port;
+  redirector = createServer((req, res) => {
+    redirectorHits++;
+    req.resume();
+    const to = req.url?.includes('meta') ? 'http://169.254.169.254/latest/meta-data/' : `${model.url}/v1/chat/completions`;
+    res.writeHead(req.url?.includes('307') ? 307 : 302, { location: to }).end();
+  });
+  await new Promise<void>((r) => redirector.listen(0, '127.0.0.1', r));
+  const rport = (redirector.address() as { port: number }).port;
+  const dir = tempDir('cg-model-egress-');
+  // Returns what the model answered, or the error's code and message; then what http.fetch got.
+  const entry = writeAgent(dir, 'chat.js', `export default async (input, ctx) => {
+    const out = {};
+    try { out.reply = await ctx.model.chat({ messages: [{ role: 'user', content: input?.content ?? 'hi' }] }); }
+    catch (e) { out.error = { code: e.code, message: e.message }; }
+    if (input?.fetch) out.fetch = await ctx.tools.call('http.fetch', { url: input.fetch });
+    return out;
+  }`);
+  const open = { tools: { allow: ['http.fetch'] }, entry };
+  const p = (name: string, baseUrl: string, extra: Record<string, unknown> = {}) => [name, { type: 'openai-compatible', baseUrl, ...extra }] as const;
+  const providers = Object.fromEntries([
+    p('plain', `${model.url}/v1`),
+    p('local', `${model.url}/v1`, { allowPrivate: true }),
+    p('decimal', `http://2130706433:${port}/v1`),
+    p('hex', `http://0x7f.1:${port}/v1`),
+    p('mapped', `http://[::ffff:127.0.0.1]:${port}/v1`),
+    p('v6loop', `http://[::1]:${port}/v1`),
+    p('dot', `http://localhost.:${port}/v1`),
+    p('hosts', `http://${hostsFileLoopbackName()}:${port}/v1`),
+    // Metadata stays unreachable whatever the opt-in says.
+    p('metadata', 'http://169.254.169.254/v1', { allowPrivate: true }),
+    p('metamapped', 'http://[::ffff:a9fe:a9fe]/v1', { allowPrivate: true }),
+    p('redirect', `http://127.0.0.1:${rport}/meta/v1`, { allowPrivate: true }),
+    p('hop', `http://127.0.0.1:${rport}/307/v1`, { allowPrivate: true }),
+  ]);
+  const agents: Record<string, unknown> = {};
+  for (const name of Object.keys(providers)) agents[name] = { ...open, model: `${name}/m-1` };
+  // The sandbox's own allowPrivate opens the provider too (and, there, http.fetch: it is the agent's list).
+  agents.sandboxed = { ...open, model: 'plain/m-1', sandbox: { networkAccess: { allowedDomains: ['127.0.0.1'], allowPrivate: [`127.0.0.1:${port}`] } } };
+  // An operator's block wins over the provider's opt-in.
+  agents.blocked = { ...open, model: 'local/m-1', sandbox: { networkAccess: { blockedDomains: ['127.0.0.1'] } } };
+  // The agent may fetch from the model's host by name, but the model's opt-in does not make its address reachable.
+  agents.fetcher = { ...open, model: 'local/m-1', sandbox: { networkAccess: { allowedDomains: ['127.0.0.1'] } } };
+  // The agent's hosts are open to its http.fetch (loopback included); the model call still goes nowhere else.
+  agents.wide = { ...open, model: 'hop/m-1', sandbox: { networkAccess: { allowedDomains: ['127.0.0.1'], allowPrivate: ['127.0.0.1'] } } };
+  g = await startGateway({ models: providers, agents }, { logLines });
+});
+after(async () => {
+  await g?.close();
+  await model?.close();
+  redirector?.close();
+});
+
+const run = async (profile: string, input: unknown = {}) => {
+  const r = await g.call('POST', '/v1/runs?wait=1', { profile, input });
+  assert.equal(r.json.state, 'succeeded', JSON.stringify(r.json));
+  assert.equal((await g.call('GET', '/healthz')).status, 200, 'the gateway still answers');
+  return { runId: r.json.runId as string, ...(r.json.output as { reply?: any; error?: { code: string; message: string }; fetch?: any }) };
+};
+
+test('a provider on loopback without allowPrivate is refused before anything is sent; with it, it answers', async () => {
+  const before = model.requests.length;
+  const refused = await run('plain');
+  assert.equal(refused.error?.code, 'host_blocked', JSON.stringify(refused));
+  assert.match(refused.error!.message, /loopback.*models\.plain\.allowPrivate: true/);
+  assert.equal(model.requests.length, before, 'nothing reached the provider');
+  const ok = await run('local');
+  assert.equal(ok.reply?.content, 'hello from the model', JSON.stringify(ok));
+  assert.equal(model.requests.length, before + 1);
+  assert.equal(model.requests.at(-1)!.headers['accept-encoding'], 'identity', 'sent by the guard');
+});
+
+test('the sandbox allowPrivate opens the provider as well; a blockedDomains entry wins over the opt-in', async () => {
+  const ok = await run('sandboxed');
+  assert.equal(ok.reply?.content, 'hello from the model', JSON.stringify(ok));
+  const blocked = await run('blocked');
+  assert.equal(blocked.error?.code, 'host_blocked', JSON.stringify(blocked));
+  assert.match(blocked.error!.message, /blockedDomains/);
+});
+
+test('names and literals that mean loopback or metadata are refused (decimal, hex, IPv6-mapped, ::1, trailing dot, /etc/hosts)', async () => {
+  const before = model.requests.length;
+  for (const profile of ['decimal', 'hex', 'mapped', 'v6loop', 'dot', 'hosts', 'metadata', 'metamapped']) {
+    const r = await run(profile);
+    assert.equal(r.error?.code, 'host_blocked', `${profile}: ${JSON.stringify(r)}`);
+    // An IPv4-mapped IPv6 address is never reachable, whatever it maps to.
+    assert.match(r.error!.message, profile === 'mapped' || profile === 'metamapped' ? /ipv4-mapped/ : profile === 'metadata' ? /metadata/ : /loopback/, profile);
+  }
+  assert.equal(model.requests.length, before, 'nothing reached the provider');
+  // The guard logged each refusal as a deny of that host.
+  const denies = logLines.filter((l) => l.egress?.decision === 'deny');
+  assert.ok(denies.some((l) => l.egress.host === '169.254.169.254'), 'metadata refusal logged');
+  assert.ok(denies.length >= 8, `${denies.length} denies logged`);
+});
+
+test('a redirect from the provider is not followed: not to metadata, not to another origin the agent may reach', async () => {
+  const before = model.requests.length;
+  const hits = redirectorHits;
+  for (const profile of ['redirect', 'hop', 'wide']) {
+    const r = await run(profile);
+    assert.equal(r.error?.code, 'model_error', `${profile}: ${JSON.stringify(r)}`);
+    assert.match(r.error!.message, /answered 30[27] \(a redirect; model calls do not follow redirects\)/);
+    assert.ok(!r.error!.message.includes('169.254'), 'where it pointed is not shown');
+  }
+  assert.equal(redirectorHits, hits + 3, 'the provider was asked once per call');
+  assert.equal(model.requests.length, before, 'the redirect target was never asked');
+  assert.ok(!logLines.some((l) => l.egress?.host === '169.254.169.254' && l.egress.decision === 'allow'));
+});
+
+test("the provider's opt-in does not open its origin to the agent's http.fetch", async () => {
+  const r = await run('fetcher', { fetch: `${model.url}/v1/chat/completions` });
+  assert.equal(r.reply?.content, 'hello from the model', JSON.stringify(r));
+  assert.equal(r.fetch.ok, false, JSON.stringify(r.fetch));
+  assert.equal(r.fetch.error.code, 'host_blocked');
+  assert.match(r.fetch.error.message, /loopback/);
+});
+
+test('a refused model call is recorded in the audit log as the call outcome', async () => {
+  const r = await run('metadata');
+  const ev = (await g.call('GET', `/v1/audit/events?runId=${r.runId}`)).json.events as Array<{ type: string; action: string; payload: any }>;
+  const call = ev.find((e) => e.action === 'model.chat' && JSON.stringify(e.payload ?? {}).includes('host_blocked'));
+  assert.ok(call, JSON.stringify(ev.map((e) => [e.type, e.action, e.payload])));
+});
