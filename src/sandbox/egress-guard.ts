@@ -181,8 +181,10 @@ export function createEgressGuard(opts: EgressGuardOptions): EgressGuard {
   interface CallRules {
     rules: DomainRules;
     privateAllowed: (t: Target, address: string) => boolean;
+    /** A call's own allow list is exhaustive: an allowPrivate literal does not stand in for it. */
+    narrowed: boolean;
   }
-  const guardRules: CallRules = { rules, privateAllowed };
+  const guardRules: CallRules = { rules, privateAllowed, narrowed: false };
   const callRules = (fo: EgressFetchOptions): CallRules => {
     if (fo.allowedDomains === undefined && fo.allowPrivate === undefined) return guardRules;
     // An empty (or unparsable) list narrows to nowhere: DomainRules would read it, beside a block list, as "anywhere not blocked".
@@ -190,10 +192,10 @@ export function createEgressGuard(opts: EgressGuardOptions): EgressGuard {
     const usable = narrowed !== undefined && narrowed.length > 0 && parseHostPatterns(narrowed, DESTINATION_LIST).length === narrowed.length;
     const r = narrowed === undefined ? rules : usable ? new DomainRules(narrowed, opts.blockedDomains) : new DomainRules([], []);
     const extra = parseHostPatterns(fo.allowPrivate ?? [], PRIVATE_LIST);
-    return { rules: r, privateAllowed: (t, address) => privateAllowed(t, address) || extra.some((p) => hostPatternMatches(p, { ...t, address })) };
+    return { rules: r, narrowed: narrowed !== undefined, privateAllowed: (t, address) => privateAllowed(t, address) || extra.some((p) => hostPatternMatches(p, { ...t, address })) };
   };
 
-  async function checkInner(raw: string, signal?: AbortSignal, { rules, privateAllowed }: CallRules = guardRules): Promise<CheckedUrl> {
+  async function checkInner(raw: string, signal?: AbortSignal, { rules, privateAllowed, narrowed }: CallRules = guardRules): Promise<CheckedUrl> {
     if (typeof raw !== 'string' || raw.length === 0) throw new ClawguardError('bad_request', 'url must be a non-empty string');
     let u: URL;
     try {
@@ -217,7 +219,7 @@ export function createEgressGuard(opts: EgressGuardOptions): EgressGuard {
     if (!d.ok) {
       // An address literal inside an explicit allowPrivate entry is allowed by name too (e.g. 127.0.0.1:11434),
       // unless a blockedDomains entry names it.
-      if (!(isIp && !rules.isBlocked(target) && privateAllowed(target, bare))) throw blocked(raw, host, 'domain', `${d.reason}`);
+      if (!(isIp && !narrowed && !rules.isBlocked(target) && privateAllowed(target, bare))) throw blocked(raw, host, 'domain', `${d.reason}`);
     }
 
     let addrs: ResolvedAddress[];
