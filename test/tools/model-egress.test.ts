@@ -52,6 +52,28 @@ before(async () => {
     return out;
   }`);
   const open = { tools: { allow: ['http.fetch'] }, entry };
+  // Hostile values across the boundary, then many calls: every one ends in a code, none reaches metadata.
+  const hostile = writeAgent(dir, 'hostile.js', `export default async (input, ctx) => {
+    const codes = {};
+    const note = async (k, f) => { try { await f(); codes[k] = 'ok'; } catch (e) { codes[k] = String(e && e.code); } };
+    const msg = (content) => ({ messages: [{ role: 'user', content }] });
+    await note('getter', () => ctx.model.chat({ get messages() { return [{ role: 'user', content: 'g' }]; } }));
+    await note('proxy', () => ctx.model.chat(new Proxy(msg('p'), { get: (t, k) => (k === 'messages' ? [{ role: 'user', content: 'p' }] : t[k]) })));
+    await note('bigint', () => ctx.model.chat({ messages: [{ role: 'user', content: 1n }] }));
+    await note('symbol', () => ctx.model.chat({ messages: [{ role: 'user', content: Symbol('s') }] }));
+    const cyclic = msg('c'); cyclic.self = cyclic;
+    await note('cyclic', () => ctx.model.chat(cyclic));
+    let deep = {}; for (let i = 0; i < 5000; i++) deep = { d: deep };
+    await note('deep', () => ctx.model.chat({ ...msg('d'), tools: [{ name: 't', parameters: deep }] }));
+    await note('five-mb', () => ctx.model.chat(msg('x'.repeat(5 * 1024 * 1024))));
+    JSON.stringify = () => '{"messages":[{"role":"user","content":"forged"}]}';
+    JSON.parse = () => ({ forged: true });
+    Array.prototype.map = function () { return []; };
+    await note('replaced-globals', () => ctx.model.chat(msg('r')));
+    const many = await Promise.all(Array.from({ length: 300 }, () => ctx.model.chat(msg('m')).then(() => 'ok', (e) => String(e && e.code))));
+    codes.many = [...new Set(many)];
+    return codes;
+  }`);
   const p = (name: string, baseUrl: string, extra: Record<string, unknown> = {}) => [name, { type: 'openai-compatible', baseUrl, ...extra }] as const;
   const providers = Object.fromEntries([
     p('plain', `${model.url}/v1`),
@@ -78,6 +100,8 @@ before(async () => {
   agents.fetcher = { ...open, model: 'local/m-1', sandbox: { networkAccess: { allowedDomains: ['127.0.0.1'] } } };
   // The agent's hosts are open to its http.fetch (loopback included); the model call still goes nowhere else.
   agents.wide = { ...open, model: 'hop/m-1', sandbox: { networkAccess: { allowedDomains: ['127.0.0.1'], allowPrivate: ['127.0.0.1'] } } };
+  agents.hostileBlocked = { entry: hostile, model: 'metadata/m-1' };
+  agents.hostileLocal = { entry: hostile, model: 'local/m-1' };
   g = await startGateway({ models: providers, agents }, { logLines });
 });
 after(async () => {
@@ -155,4 +179,19 @@ test('a refused model call is recorded in the audit log as the call outcome', as
   const ev = (await g.call('GET', `/v1/audit/events?runId=${r.runId}`)).json.events as Array<{ type: string; action: string; payload: any }>;
   const call = ev.find((e) => e.action === 'model.chat' && JSON.stringify(e.payload ?? {}).includes('host_blocked'));
   assert.ok(call, JSON.stringify(ev.map((e) => [e.type, e.action, e.payload])));
+});
+
+test('hostile values and 300 calls from the agent: each ends in a code, the blocked provider is never reached', async () => {
+  for (const profile of ['hostileBlocked', 'hostileLocal']) {
+    const r = await g.call('POST', '/v1/runs?wait=1', { profile, input: {} });
+    assert.ok(['succeeded', 'failed'].includes(r.json.state), JSON.stringify(r.json).slice(0, 2000));
+    assert.equal((await g.call('GET', '/healthz')).status, 200, 'the gateway still answers');
+    const codes = r.json.output as Record<string, unknown>;
+    const want = profile === 'hostileBlocked' ? 'host_blocked' : 'ok';
+    // What the bridge lets through is decided by the guard; what it refuses (too large, too deep) never gets that far.
+    for (const k of ['getter', 'proxy', 'replaced-globals']) assert.equal(codes[k], want, `${profile} ${k}: ${JSON.stringify(codes)}`);
+    assert.deepEqual(codes.many, [want], profile);
+    assert.equal(codes['five-mb'], 'bad_agent_data');
+  }
+  assert.ok(!logLines.some((l) => l.egress?.host === '169.254.169.254' && l.egress.decision === 'allow'), 'metadata never allowed');
 });
