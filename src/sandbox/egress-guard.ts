@@ -107,7 +107,8 @@ export interface EgressResponse {
 }
 
 export interface EgressGuard {
-  check(url: string): Promise<CheckedUrl>;
+  /** `scope`: check as a fetch with these call-scoped lists would (a model call checks before its key is fetched). */
+  check(url: string, scope?: Pick<EgressFetchOptions, 'allowedDomains' | 'allowPrivate' | 'signal'>): Promise<CheckedUrl>;
   fetch(url: string, opts?: EgressFetchOptions): Promise<EgressResponse>;
   close(): Promise<void>;
 }
@@ -252,9 +253,9 @@ export function createEgressGuard(opts: EgressGuardOptions): EgressGuard {
     return { url: u.href, host, port, addresses: addrs, pinned };
   }
 
-  async function check(raw: string): Promise<CheckedUrl> {
+  async function check(raw: string, scope: Pick<EgressFetchOptions, 'allowedDomains' | 'allowPrivate' | 'signal'> = {}): Promise<CheckedUrl> {
     try {
-      const c = await checkInner(raw);
+      const c = await checkInner(raw, scope.signal, callRules(scope));
       log({ url: c.url, host: c.host, port: c.port, address: c.pinned.address, decision: 'allow', hop: 0 });
       return c;
     } catch (e) {

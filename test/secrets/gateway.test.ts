@@ -85,7 +85,7 @@ before(async () => {
   }`);
   g = await startGateway(
     {
-      models: { partnerllm: { type: 'openai-compatible', baseUrl: `${model.url}/v1`, apiKeySecret: 'llmkey', allowPrivate: true } },
+      models: { partnerllm: { type: 'openai-compatible', baseUrl: `${model.url}/v1`, apiKeySecret: 'llmkey' } },
       secrets: {
         // Plain http on a test port: a binding says so (a bare host would be https on 443 only).
         partner: { source: 'file', file: creds, pointer: '/partner/token', agents: ['leaky'], allowedHosts: [`http://localhost:${port}`] },

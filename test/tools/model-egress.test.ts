@@ -89,7 +89,15 @@ before(async () => {
     p('metamapped', 'http://[::ffff:a9fe:a9fe]/v1', { allowPrivate: true }),
     p('redirect', `http://127.0.0.1:${rport}/meta/v1`, { allowPrivate: true }),
     p('hop', `http://127.0.0.1:${rport}/307/v1`, { allowPrivate: true }),
+    // Keys from the broker: the refused one must never be fetched.
+    p('keyedMeta', 'http://169.254.169.254/v1', { allowPrivate: true, apiKeySecret: 'metakey' }),
+    p('keyedLocal', `${model.url}/v1`, { allowPrivate: true, apiKeySecret: 'localkey' }),
   ]);
+  process.env.CG_MODEL_EGRESS_KEY = 'sk-model-egress-test-0123456789abcdef';
+  const secrets = {
+    metakey: { source: 'env', env: 'CG_MODEL_EGRESS_KEY', allowedHosts: ['http://169.254.169.254'] },
+    localkey: { source: 'env', env: 'CG_MODEL_EGRESS_KEY', allowedHosts: [model.url] },
+  };
   const agents: Record<string, unknown> = {};
   for (const name of Object.keys(providers)) agents[name] = { ...open, model: `${name}/m-1` };
   // The sandbox's own allowPrivate opens the provider too (and, there, http.fetch: it is the agent's list).
@@ -102,7 +110,7 @@ before(async () => {
   agents.wide = { ...open, model: 'hop/m-1', sandbox: { networkAccess: { allowedDomains: ['127.0.0.1'], allowPrivate: ['127.0.0.1'] } } };
   agents.hostileBlocked = { entry: hostile, model: 'metadata/m-1' };
   agents.hostileLocal = { entry: hostile, model: 'local/m-1' };
-  g = await startGateway({ models: providers, agents }, { logLines });
+  g = await startGateway({ models: providers, agents, secrets }, { logLines });
 });
 after(async () => {
   await g?.close();
@@ -194,4 +202,16 @@ test('hostile values and 300 calls from the agent: each ends in a code, the bloc
     assert.equal(codes['five-mb'], 'bad_agent_data');
   }
   assert.ok(!logLines.some((l) => l.egress?.host === '169.254.169.254' && l.egress.decision === 'allow'), 'metadata never allowed');
+});
+
+test("a refused provider's API key is never fetched: no secret.use for it, while the allowed one records its use", async () => {
+  const refused = await run('keyedMeta');
+  assert.equal(refused.error?.code, 'host_blocked', JSON.stringify(refused));
+  const ok = await run('keyedLocal');
+  assert.equal(ok.reply?.content, 'hello from the model', JSON.stringify(ok));
+  assert.equal(model.requests.at(-1)!.headers.authorization, `Bearer ${process.env.CG_MODEL_EGRESS_KEY}`);
+  const ev = (await g.call('GET', '/v1/audit/events?type=secret.use&limit=1000')).json.events as Array<{ action: string; payload: any }>;
+  const uses = ev.filter((e) => e.action === 'secret.use').map((e) => e.payload?.target);
+  assert.ok(uses.includes('model:keyedLocal'), JSON.stringify(uses));
+  assert.ok(!uses.includes('model:keyedMeta'), JSON.stringify(uses));
 });

@@ -5,7 +5,7 @@ import type { ToolDefinition } from '../registry.js';
 import type { Principal } from '../../pipeline/index.js';
 import type { EgressGuard } from '../../sandbox/index.js';
 import { type ApiKeyResolver, chat, resolveModel } from './providers.js';
-import { providerOrigin } from './transport.js';
+import { checkProvider } from './transport.js';
 import { type ChatRequest, chatRequest } from './types.js';
 
 /** Key from the environment variable the provider names; the secrets broker supersedes this. */
@@ -36,9 +36,10 @@ export function modelChatTool(deps: {
       const profile = ctx.principal.profile ? deps.profiles()[ctx.principal.profile] : undefined;
       if (!profile?.model) throw new ClawguardError('model_error', 'this profile has no model configured');
       const { provider, model } = resolveModel(profile.model, deps.providers());
-      providerOrigin(provider.baseUrl); // a baseUrl that cannot be a destination fails before the key is fetched
-      const key = await deps.apiKey(provider);
       const egress = deps.egressFor(ctx.principal);
+      // A provider the guard refuses never gets its key fetched (nor a secret.use recorded for it).
+      await checkProvider(provider, egress, ctx.signal);
+      const key = await deps.apiKey(provider);
       return chat(provider, model, key, args, { egress, ...(ctx.signal ? { signal: ctx.signal } : {}) });
     },
   };

@@ -36,6 +36,33 @@ export function providerOrigin(baseUrl: string): string {
 /** Codes the guard answers that mean "could not talk to it" rather than "may not": reported as model_error, as before. */
 const UNREACHABLE = new Set(['tool_failed', 'not_found']);
 
+/** The guard's lists for a call to this provider: its origin only, private when the provider says so. */
+function scopeOf(provider: ModelProviderConfig): { allowedDomains: string[]; allowPrivate?: string[] } {
+  const origin = providerOrigin(provider.baseUrl);
+  return { allowedDomains: [origin], ...(provider.allowPrivate ? { allowPrivate: [origin] } : {}) };
+}
+
+/** Would the guard let a call to this provider through? Asked before its API key is fetched, so a refused provider never gets one. */
+export async function checkProvider(provider: ModelProviderConfig, egress: EgressGuard, signal?: AbortSignal): Promise<void> {
+  // A resolver that never answers must not hold the call past the provider's timeout.
+  const timeout = AbortSignal.timeout(provider.timeoutMs);
+  try {
+    await egress.check(provider.baseUrl, { ...scopeOf(provider), signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+  } catch (e) {
+    throw asModelError(provider, e);
+  }
+}
+
+/** The guard's refusal as the agent sees it: a block stays a block (with a hint), a failure to connect is a model_error. */
+function asModelError(provider: ModelProviderConfig, e: unknown): unknown {
+  if (e instanceof ClawguardError && e.code === 'host_blocked' && /reachable only when listed in allowPrivate/.test(e.message)) {
+    // Same refusal, with the setting that is meant for a model server on a private address.
+    return new ClawguardError('host_blocked', `${e.message} (or set models.${provider.name}.allowPrivate: true for this provider)`, e.details ? { details: e.details } : {});
+  }
+  if (e instanceof ClawguardError && !UNREACHABLE.has(e.code)) return e;
+  return new ClawguardError('model_error', `model provider at ${providerOrigin(provider.baseUrl)} unreachable: ${(e as Error).message}`);
+}
+
 export async function post(provider: ModelProviderConfig, url: string, headers: Record<string, string>, body: unknown, t: ModelTransport): Promise<unknown> {
   const origin = providerOrigin(provider.baseUrl);
   if (providerOrigin(url) !== origin) throw new ClawguardError('host_blocked', `model call to ${new URL(url).origin} is outside the provider's origin ${origin}`);
@@ -45,8 +72,7 @@ export async function post(provider: ModelProviderConfig, url: string, headers: 
       method: 'POST',
       headers: { 'content-type': 'application/json', ...headers },
       body: JSON.stringify(body),
-      allowedDomains: [origin],
-      ...(provider.allowPrivate ? { allowPrivate: [origin] } : {}),
+      ...scopeOf(provider),
       followRedirects: false,
       // One byte past the cap tells a reply at the cap from a larger one.
       maxResponseBytes: MAX_REPLY_BYTES + 1,
@@ -54,12 +80,7 @@ export async function post(provider: ModelProviderConfig, url: string, headers: 
       ...(t.signal ? { signal: t.signal } : {}),
     });
   } catch (e) {
-    if (e instanceof ClawguardError && e.code === 'host_blocked' && /reachable only when listed in allowPrivate/.test(e.message)) {
-      // Same refusal, with the setting that is meant for a model server on a private address.
-      throw new ClawguardError('host_blocked', `${e.message} (or set models.${provider.name}.allowPrivate: true for this provider)`, e.details ? { details: e.details } : {});
-    }
-    if (e instanceof ClawguardError && !UNREACHABLE.has(e.code)) throw e;
-    throw new ClawguardError('model_error', `model provider at ${origin} unreachable: ${(e as Error).message}`);
+    throw asModelError(provider, e);
   }
   if (res.truncated || res.body.length > MAX_REPLY_BYTES) throw new ClawguardError('model_error', `model provider reply is larger than ${MAX_REPLY_BYTES} bytes`);
   const text = res.body.toString('utf8');
