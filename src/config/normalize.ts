@@ -165,7 +165,7 @@ export function normalize(raw: RawConfig, source: string | undefined, wrapped: b
   const models: ClawguardConfig['models'] = {};
   for (const [name, m] of Object.entries(raw.models ?? {})) {
     if (m.apiKeySecret && !secrets[m.apiKeySecret]) problems.push({ path: `models.${name}.apiKeySecret`, message: `names secret "${m.apiKeySecret}", which is not defined under "secrets"` });
-    models[name] = { name, type: m.type, baseUrl: m.baseUrl.replace(/\/+$/, ''), ...(m.apiKeyEnv ? { apiKeyEnv: m.apiKeyEnv } : {}), ...(m.apiKeySecret ? { apiKeySecret: m.apiKeySecret } : {}), timeoutMs: m.timeoutMs ?? 60_000, headers: m.headers ?? {} };
+    models[name] = { name, type: m.type, baseUrl: m.baseUrl.replace(/\/+$/, ''), ...(m.apiKeyEnv ? { apiKeyEnv: m.apiKeyEnv } : {}), ...(m.apiKeySecret ? { apiKeySecret: m.apiKeySecret } : {}), timeoutMs: m.timeoutMs ?? 60_000, headers: m.headers ?? {}, ...(m.allowPrivate ? { allowPrivate: true } : {}) };
   }
   const mon = raw.monitoring;
   const zt = raw.security?.zeroTrust;

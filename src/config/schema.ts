@@ -195,13 +195,15 @@ export const secretSchema = z
 const modelProviderSchema = z
   .object({
     type: z.enum(['openai-compatible', 'anthropic']),
-    baseUrl: z.string().url(),
+    baseUrl: z.string().url().refine((u) => /^https?:\/\//i.test(u), 'expected an http or https URL'),
     /** Environment variable holding the API key (resolved by the gateway, never given to agents). */
     apiKeyEnv: z.string().min(1).optional(),
     /** Name of a secret under `secrets` holding the API key. */
     apiKeySecret: z.string().min(1).optional(),
     timeoutMs: millis(H).optional(),
     headers: z.record(z.string()).optional(),
+    /** The baseUrl's origin may be a loopback or private address (a local vLLM, llama.cpp, Ollama); never a metadata address. */
+    allowPrivate: z.boolean().optional(),
   })
   .strict();
 

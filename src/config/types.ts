@@ -72,6 +72,8 @@ export interface ModelProviderConfig {
   apiKeySecret?: string;
   timeoutMs: number;
   headers: Record<string, string>;
+  /** The baseUrl's origin may resolve to loopback/private addresses (this provider's calls only). */
+  allowPrivate?: boolean;
 }
 
 export type SecretSource = 'local' | 'env' | 'file' | 'exec' | 'vault' | 'aws-secrets-manager' | 'aws-kms';

@@ -16,7 +16,7 @@ import { ClawguardError } from '../errors/index.js';
 import { codingsOf, readDecoded, type Coding } from './content-decoding.js';
 import { OPENABLE, classifyAddress, type AddressClass } from './host-classify.js';
 import { DomainRules } from './domain-rules.js';
-import { hostPatternMatches, parseHostPatterns, PRIVATE_LIST, targetOf, type Target } from './host-pattern.js';
+import { DESTINATION_LIST, hostPatternMatches, parseHostPatterns, PRIVATE_LIST, targetOf, type Target } from './host-pattern.js';
 
 export interface ResolvedAddress {
   address: string;
@@ -83,6 +83,15 @@ export interface EgressFetchOptions {
   maxResponseBytes?: number;
   timeoutMs?: number;
   signal?: AbortSignal;
+  /**
+   * This call only: the destinations it may reach, in place of the guard's allowedDomains (a model
+   * call goes to its provider's origin and nowhere else). blockedDomains and allowPrivate still apply.
+   */
+  allowedDomains?: string[];
+  /** This call only: patterns added to the guard's allowPrivate (a provider configured as local). */
+  allowPrivate?: string[];
+  /** false: a redirect is returned as the response, not followed (default true, each hop re-checked). */
+  followRedirects?: boolean;
 }
 
 export interface EgressResponse {
@@ -98,7 +107,8 @@ export interface EgressResponse {
 }
 
 export interface EgressGuard {
-  check(url: string): Promise<CheckedUrl>;
+  /** `scope`: check as a fetch with these call-scoped lists would (a model call checks before its key is fetched). */
+  check(url: string, scope?: Pick<EgressFetchOptions, 'allowedDomains' | 'allowPrivate' | 'signal'>): Promise<CheckedUrl>;
   fetch(url: string, opts?: EgressFetchOptions): Promise<EgressResponse>;
   close(): Promise<void>;
 }
@@ -168,7 +178,25 @@ export function createEgressGuard(opts: EgressGuardOptions): EgressGuard {
     return a;
   };
 
-  async function checkInner(raw: string, signal?: AbortSignal): Promise<CheckedUrl> {
+  /** The lists one request is checked against: the guard's own, or those a call narrows (see EgressFetchOptions). */
+  interface CallRules {
+    rules: DomainRules;
+    privateAllowed: (t: Target, address: string) => boolean;
+    /** A call's own allow list is exhaustive: an allowPrivate literal does not stand in for it. */
+    narrowed: boolean;
+  }
+  const guardRules: CallRules = { rules, privateAllowed, narrowed: false };
+  const callRules = (fo: EgressFetchOptions): CallRules => {
+    if (fo.allowedDomains === undefined && fo.allowPrivate === undefined) return guardRules;
+    // An empty (or unparsable) list narrows to nowhere: DomainRules would read it, beside a block list, as "anywhere not blocked".
+    const narrowed = fo.allowedDomains;
+    const usable = narrowed !== undefined && narrowed.length > 0 && parseHostPatterns(narrowed, DESTINATION_LIST).length === narrowed.length;
+    const r = narrowed === undefined ? rules : usable ? new DomainRules(narrowed, opts.blockedDomains) : new DomainRules([], []);
+    const extra = parseHostPatterns(fo.allowPrivate ?? [], PRIVATE_LIST);
+    return { rules: r, narrowed: narrowed !== undefined, privateAllowed: (t, address) => privateAllowed(t, address) || extra.some((p) => hostPatternMatches(p, { ...t, address })) };
+  };
+
+  async function checkInner(raw: string, signal?: AbortSignal, { rules, privateAllowed, narrowed }: CallRules = guardRules): Promise<CheckedUrl> {
     if (typeof raw !== 'string' || raw.length === 0) throw new ClawguardError('bad_request', 'url must be a non-empty string');
     let u: URL;
     try {
@@ -192,7 +220,7 @@ export function createEgressGuard(opts: EgressGuardOptions): EgressGuard {
     if (!d.ok) {
       // An address literal inside an explicit allowPrivate entry is allowed by name too (e.g. 127.0.0.1:11434),
       // unless a blockedDomains entry names it.
-      if (!(isIp && !rules.isBlocked(target) && privateAllowed(target, bare))) throw blocked(raw, host, 'domain', `${d.reason}`);
+      if (!(isIp && !narrowed && !rules.isBlocked(target) && privateAllowed(target, bare))) throw blocked(raw, host, 'domain', `${d.reason}`);
     }
 
     let addrs: ResolvedAddress[];
@@ -225,9 +253,9 @@ export function createEgressGuard(opts: EgressGuardOptions): EgressGuard {
     return { url: u.href, host, port, addresses: addrs, pinned };
   }
 
-  async function check(raw: string): Promise<CheckedUrl> {
+  async function check(raw: string, scope: Pick<EgressFetchOptions, 'allowedDomains' | 'allowPrivate' | 'signal'> = {}): Promise<CheckedUrl> {
     try {
-      const c = await checkInner(raw);
+      const c = await checkInner(raw, scope.signal, callRules(scope));
       log({ url: c.url, host: c.host, port: c.port, address: c.pinned.address, decision: 'allow', hop: 0 });
       return c;
     } catch (e) {
@@ -268,6 +296,7 @@ export function createEgressGuard(opts: EgressGuardOptions): EgressGuard {
     const onOuterAbort = () => ac.abort(fo.signal?.reason);
     fo.signal?.addEventListener('abort', onOuterAbort, { once: true });
     const redirects: string[] = [];
+    const scoped = callRules(fo);
     let current = raw;
     let previous: string | undefined;
     try {
@@ -275,7 +304,7 @@ export function createEgressGuard(opts: EgressGuardOptions): EgressGuard {
         const t0 = performance.now();
         let c: CheckedUrl;
         try {
-          c = await checkInner(current, ac.signal);
+          c = await checkInner(current, ac.signal, scoped);
         } catch (e) {
           logDeny(current, e, hop);
           throw e;
@@ -310,7 +339,7 @@ export function createEgressGuard(opts: EgressGuardOptions): EgressGuard {
           throw new ClawguardError('tool_failed', `request to host "${c.host}" (${c.pinned.address}) failed: ${(err as Error).message}`, { details: { host: c.host } });
         }
         const location = res.headers['location'];
-        if (REDIRECTS.has(res.statusCode) && typeof location === 'string') {
+        if (REDIRECTS.has(res.statusCode) && typeof location === 'string' && fo.followRedirects !== false) {
           await res.body.dump().catch(() => undefined);
           log({ url: c.url, host: c.host, port: c.port, address: c.pinned.address, decision: 'allow', method, hop, status: res.statusCode, bytes: 0, durationMs: performance.now() - t0 });
           if (hop >= maxRedirects) throw new ClawguardError('bad_request', `too many redirects (more than ${maxRedirects}) starting at ${quote(raw)}`);

@@ -2,7 +2,7 @@
  * The gateway process: composes config, store, metrics, pipeline, tools and runtime, and serves
  * them over HTTP. Server and CLI are the only modules that compose the others.
  */
-import { rmSync, writeFileSync } from 'node:fs';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
@@ -117,7 +117,7 @@ export class Gateway {
       this.metrics = new Metrics();
       this.tools = new ToolRegistry()
         .register(systemTimeTool)
-        .register(modelChatTool({ profiles: () => config.agents, providers: () => config.models, apiKey: (p) => this.secrets.apiKeyResolver(p) }));
+        .register(modelChatTool({ profiles: () => config.agents, providers: () => config.models, apiKey: (p) => this.secrets.apiKeyResolver(p), egressFor: (p) => this.sandboxes.for(p).egress }));
       this.sandboxes = new SandboxDirectory(config, stateDir, (e) => this.log.info({ egress: e }, 'egress'));
       for (const t of fsTools(this.sandboxes, { maxReadBytes: 1024 * 1024, maxWriteBytes: 10 * 1024 * 1024, redactor })) this.tools.register(t);
       this.tools.register(httpFetchTool(this.sandboxes, { maxResponseBytes: 10 * 1024 * 1024, timeoutMs: 30_000, inject: (p, name, url) => this.injectSecret(p, name, url), redactor }));
@@ -294,7 +294,10 @@ export class Gateway {
     const scheme = tls ? 'https' : 'http';
     const urlHost = host.includes(':') ? `[${host}]` : host;
     this.info = { pid: process.pid, url: `${scheme}://${urlHost}:${actualPort}`, host, port: actualPort, startedAt: this.startedAt.toISOString(), stateDir: this.opts.stateDir, ...(c.source ? { config: c.source } : {}) };
-    writeFileSync(join(this.opts.stateDir, 'gateway.json'), JSON.stringify(this.info, null, 2), { mode: 0o600 });
+    // Whole or not at all: the CLI (and tests) read it as soon as it exists.
+    const infoFile = join(this.opts.stateDir, 'gateway.json');
+    writeFileSync(`${infoFile}.tmp`, JSON.stringify(this.info, null, 2), { mode: 0o600 });
+    renameSync(`${infoFile}.tmp`, infoFile);
     this.runs.warmUp();
     this.log.info({ url: this.info.url, stateDir: this.opts.stateDir, profiles: Object.keys(c.agents) }, 'gateway listening');
     return this.info;

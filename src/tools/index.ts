@@ -3,6 +3,7 @@ export { digestOf, MAX_AUDITED_ARGS_BYTES, type Digest } from './audit-args.js';
 export { systemTimeTool } from './system-time.js';
 export { modelChatTool, envApiKeyResolver } from './model/tool.js';
 export { resolveModel, chat, type ApiKeyResolver } from './model/providers.js';
+export { providerOrigin, type ModelTransport } from './model/transport.js';
 export type { ChatReply, ChatRequest, ChatMessage } from './model/types.js';
 export { SandboxDirectory, type PrincipalSandbox } from './sandboxes.js';
 export { fsTools } from './fs-tools.js';

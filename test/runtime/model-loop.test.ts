@@ -19,8 +19,8 @@ before(async () => {
   const dir = tempDir('cg-model-');
   g = await startGateway({
     models: {
-      local: { type: 'openai-compatible', baseUrl: `${model.url}/v1`, apiKeyEnv: 'CG_TEST_MODEL_KEY' },
-      anthropic: { type: 'anthropic', baseUrl: model.url, apiKeyEnv: 'CG_TEST_MODEL_KEY' },
+      local: { type: 'openai-compatible', baseUrl: `${model.url}/v1`, apiKeyEnv: 'CG_TEST_MODEL_KEY', allowPrivate: true },
+      anthropic: { type: 'anthropic', baseUrl: model.url, apiKeyEnv: 'CG_TEST_MODEL_KEY', allowPrivate: true },
     },
     agents: {
       loop: { model: 'local/gpt-oss-120b', tools: { allow: ['system.time'] } },

@@ -1,10 +1,11 @@
 /**
  * Model providers: OpenAI-compatible chat completions (vLLM, llama.cpp, Ollama, OpenAI) and the
- * Anthropic Messages API. The API key is resolved by the gateway and never reaches the agent.
+ * Anthropic Messages API. The API key is resolved by the gateway and never reaches the agent; the
+ * call goes through the egress guard to the provider's origin only (transport.ts).
  */
-import { request } from 'undici';
 import type { ModelProviderConfig } from '../../config/index.js';
 import { ClawguardError } from '../../errors/index.js';
+import { post, type ModelTransport } from './transport.js';
 import type { ChatReply, ChatRequest } from './types.js';
 
 export type ApiKeyResolver = (provider: ModelProviderConfig) => Promise<string | undefined>;
@@ -12,7 +13,8 @@ export type ApiKeyResolver = (provider: ModelProviderConfig) => Promise<string |
 const BUILTIN: Record<string, Omit<ModelProviderConfig, 'name'>> = {
   openai: { type: 'openai-compatible', baseUrl: 'https://api.openai.com/v1', apiKeyEnv: 'OPENAI_API_KEY', timeoutMs: 60_000, headers: {} },
   anthropic: { type: 'anthropic', baseUrl: 'https://api.anthropic.com', apiKeyEnv: 'ANTHROPIC_API_KEY', timeoutMs: 60_000, headers: {} },
-  local: { type: 'openai-compatible', baseUrl: 'http://127.0.0.1:8000/v1', timeoutMs: 120_000, headers: {} },
+  // A loopback server by definition: naming "local/..." in a profile says so.
+  local: { type: 'openai-compatible', baseUrl: 'http://127.0.0.1:8000/v1', timeoutMs: 120_000, headers: {}, allowPrivate: true },
 };
 
 /** "local/gpt-oss-120b" → provider "local", model "gpt-oss-120b"; "claude-*" → anthropic; else openai. */
@@ -27,53 +29,6 @@ export function resolveModel(model: string, providers: Record<string, ModelProvi
   return { provider: providers[name] ?? { name, ...BUILTIN[name]! }, model };
 }
 
-/** Longest provider error body shown to the agent (whole, after redaction by the pipeline). */
-const MAX_ERROR_SHOWN = 4096;
-/** Longest reply read from a provider; a larger one is refused rather than held in memory. */
-const MAX_REPLY_BYTES = 16 * 1024 * 1024;
-
-async function readReply(body: AsyncIterable<Buffer> & { destroy(): void }): Promise<string> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of body) {
-    total += chunk.length;
-    if (total > MAX_REPLY_BYTES) {
-      body.destroy();
-      throw new ClawguardError('model_error', `model provider reply is larger than ${MAX_REPLY_BYTES} bytes`);
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, total).toString('utf8');
-}
-
-async function post(url: string, headers: Record<string, string>, body: unknown, timeoutMs: number, signal?: AbortSignal): Promise<unknown> {
-  let res;
-  try {
-    res = await request(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...headers },
-      body: JSON.stringify(body),
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-      ...(signal ? { signal } : {}),
-    });
-  } catch (e) {
-    throw new ClawguardError('model_error', `model provider at ${new URL(url).origin} unreachable: ${(e as Error).message}`);
-  }
-  const text = await readReply(res.body);
-  if (res.statusCode >= 400) {
-    // Shown whole or not at all: a cut the agent can steer (by padding what the provider echoes)
-    // would hand it the part of an echoed key before the cut, which redaction cannot recognise.
-    const shown = text.length <= MAX_ERROR_SHOWN ? text : `(${Buffer.byteLength(text)} bytes, not shown)`;
-    throw new ClawguardError('model_error', `model provider answered ${res.statusCode}: ${shown}`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new ClawguardError('model_error', 'model provider answered with invalid JSON');
-  }
-}
-
 function parseArgs(v: unknown): unknown {
   if (typeof v !== 'string') return v ?? {};
   try {
@@ -83,7 +38,7 @@ function parseArgs(v: unknown): unknown {
   }
 }
 
-async function chatOpenAI(p: ModelProviderConfig, model: string, key: string | undefined, req: ChatRequest, signal?: AbortSignal): Promise<ChatReply> {
+async function chatOpenAI(p: ModelProviderConfig, model: string, key: string | undefined, req: ChatRequest, t: ModelTransport): Promise<ChatReply> {
   const body = {
     model,
     messages: req.messages.map((m) =>
@@ -98,7 +53,7 @@ async function chatOpenAI(p: ModelProviderConfig, model: string, key: string | u
     ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
   };
   const headers: Record<string, string> = { ...p.headers, ...(key ? { authorization: `Bearer ${key}` } : {}) };
-  const r = (await post(`${p.baseUrl}/chat/completions`, headers, body, p.timeoutMs, signal)) as {
+  const r = (await post(p, `${p.baseUrl}/chat/completions`, headers, body, t)) as {
     choices?: Array<{ message?: { content?: string | null; tool_calls?: Array<{ id: string; function: { name: string; arguments: string } }> }; finish_reason?: string }>;
     usage?: { prompt_tokens?: number; completion_tokens?: number };
     model?: string;
@@ -114,7 +69,7 @@ async function chatOpenAI(p: ModelProviderConfig, model: string, key: string | u
   };
 }
 
-async function chatAnthropic(p: ModelProviderConfig, model: string, key: string | undefined, req: ChatRequest, signal?: AbortSignal): Promise<ChatReply> {
+async function chatAnthropic(p: ModelProviderConfig, model: string, key: string | undefined, req: ChatRequest, t: ModelTransport): Promise<ChatReply> {
   const system = req.messages.filter((m) => m.role === 'system').map((m) => m.content).join('\n\n');
   const messages = req.messages
     .filter((m) => m.role !== 'system')
@@ -134,7 +89,7 @@ async function chatAnthropic(p: ModelProviderConfig, model: string, key: string 
     ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
   };
   const headers: Record<string, string> = { ...p.headers, 'anthropic-version': '2023-06-01', ...(key ? { 'x-api-key': key } : {}) };
-  const r = (await post(`${p.baseUrl}/v1/messages`, headers, body, p.timeoutMs, signal)) as {
+  const r = (await post(p, `${p.baseUrl}/v1/messages`, headers, body, t)) as {
     content?: Array<{ type: string; text?: string; id?: string; name?: string; input?: unknown }>;
     stop_reason?: string;
     model?: string;
@@ -150,6 +105,6 @@ async function chatAnthropic(p: ModelProviderConfig, model: string, key: string 
   };
 }
 
-export async function chat(provider: ModelProviderConfig, model: string, key: string | undefined, req: ChatRequest, signal?: AbortSignal): Promise<ChatReply> {
-  return provider.type === 'anthropic' ? chatAnthropic(provider, model, key, req, signal) : chatOpenAI(provider, model, key, req, signal);
+export async function chat(provider: ModelProviderConfig, model: string, key: string | undefined, req: ChatRequest, t: ModelTransport): Promise<ChatReply> {
+  return provider.type === 'anthropic' ? chatAnthropic(provider, model, key, req, t) : chatOpenAI(provider, model, key, req, t);
 }
