@@ -3,10 +3,9 @@
  * lists it in `tools.allow` (and not in `tools.deny`); everything else is denied by default.
  * The Cedar PDP replaces this; the semantics of the config tier stay the same.
  */
-import { canonicalHost } from '../sandbox/host-pattern.js';
 import type { ProfileConfig, ToolRule } from '../config/index.js';
 import { matchArgv, matchGlob } from '../policy/globs.js';
-import { commandMatches, decidedCommand } from '../sandbox/exec-command.js';
+import { commandMatches, decidedCommand, hostPatternMatches, parseHostPatterns, targetOf, type HostPattern, type Target } from '../sandbox/index.js';
 import type { ActionRequest, Decision, DecisionPoint } from './types.js';
 
 function argString(args: unknown, key: string): string | undefined {
@@ -17,20 +16,21 @@ function argString(args: unknown, key: string): string | undefined {
   return undefined;
 }
 
-function hostOf(url: string | undefined): string | undefined {
+function targetOfUrl(url: string | undefined): Target | undefined {
   if (!url) return undefined;
   try {
-    return canonicalHost(new URL(url).hostname);
+    return targetOf(new URL(url));
   } catch {
     return undefined;
   }
 }
 
-function hostMatches(host: string, pattern: string): boolean {
-  const p = pattern.toLowerCase();
-  if (p === '*') return true;
-  if (p.startsWith('*.')) return host.endsWith(p.slice(1)) && host.length > p.length - 1;
-  return host === p;
+/** A rule's `hosts` as host-pattern.ts reads a destination list (the Cedar tier compiles the same reading). */
+const parsedHosts = new WeakMap<readonly string[], HostPattern[]>();
+function hostPatternsOf(entries: readonly string[]): HostPattern[] {
+  let list = parsedHosts.get(entries);
+  if (!list) parsedHosts.set(entries, (list = parseHostPatterns(entries, { defaults: 'any', star: true })));
+  return list;
 }
 
 /** Whether a rule covers this call, including its argument constraints. */
@@ -43,8 +43,8 @@ export function ruleMatches(rule: ToolRule, tool: string, args: unknown): boolea
     if (!p || !rule.paths.some((g) => matchGlob(p, g))) return false;
   }
   if (rule.hosts) {
-    const h = hostOf(argString(args, 'url'));
-    if (!h || !rule.hosts.some((pat) => hostMatches(h, pat))) return false;
+    const t = targetOfUrl(argString(args, 'url'));
+    if (!t || !hostPatternsOf(rule.hosts).some((p) => hostPatternMatches(p, t))) return false;
   }
   const argv = args && typeof args === 'object' ? (args as { argv?: unknown }).argv : undefined;
   if (rule.commands) {

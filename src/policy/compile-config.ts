@@ -1,15 +1,14 @@
 /**
  * The config tier: `clawguard.json` compiled to Cedar. Per profile, `tools.deny` rules become
  * forbids and `tools.allow` rules permits (argument rules become conditions: `paths` globs on the
- * canonical path, `hosts` on the host of args.url, `commands` on the resolved argv[0] (a bare name
+ * canonical path, `hosts` on the origin of args.url, read as host-pattern.ts reads them, `commands` on the resolved argv[0] (a bare name
  * stands for that name in each directory of the sandbox's fixed PATH), `argv` patterns on the
  * arguments after it); a profile with a `model` may call
- * `model.chat`; `secrets.<name>.agents` may `secret.use` that secret, on `allowedHosts` only when
- * that list is set. A registered agent whose principal names a profile gets that profile's grants.
+ * `model.chat`; `secrets.<name>.agents` may `secret.use` that secret towards its `allowedHosts` only (an
+ * empty list is nowhere). A registered agent whose principal names a profile gets that profile's grants.
  */
 import type { ClawguardConfig, ToolRule } from '../config/index.js';
-import { commandForms } from '../sandbox/exec-command.js';
-import { parseHostPatterns, policyHostOf, SECRET_BINDING } from '../sandbox/host-pattern.js';
+import { commandForms, parseHostPatterns, type HostPattern, type HostPatternOptions } from '../sandbox/index.js';
 import { isGroupPattern } from './actions.js';
 import { argvPatternKey } from './globs.js';
 import { entity, likePattern, lit, strSet } from './cedar-text.js';
@@ -32,16 +31,63 @@ function actionScope(tool: string): string {
   return isGroupPattern(tool) ? `action in ${entity('Action', tool)}` : `action == ${entity('Action', tool)}`;
 }
 
-/** Cedar condition for host patterns, with the semantics of the allow-list: `*`, `*.example.com`, exact. */
-export function hostCondition(patterns: string[]): string {
+/** How each kind of config entry reads a host (src/sandbox/host-pattern.ts). */
+const TOOL_RULE_HOSTS: HostPatternOptions = { defaults: 'any', star: true };
+const SECRET_HOSTS: HostPatternOptions = { defaults: 'origin' };
+
+/**
+ * One host pattern as a Cedar test on `context.origin` (`scheme://host:port`, built by the request
+ * from the URL parser's view of args.url, so always canonical and with its port). A test on the
+ * origin rather than `context.host` is what lets a port or scheme in the entry mean what it says
+ * (`api.github.com:443` used to compile to a test that could never hold). In a canonical origin
+ * "://" occurs once and the host has no ":" (IPv6 is bracketed and cannot be under a wildcard),
+ * so a `*` standing for a scheme or a port cannot reach into the host.
+ */
+function patternCondition(p: HostPattern): string {
+  if (p.kind === 'any') return 'true';
+  // Wildcard: at least one character before ".domain" (host-pattern never matches the apex or ".domain").
+  if (p.kind === 'wildcard') return `(${originTest(p, `.${p.host}`, true, '==')} && ${originTest(p, `.${p.host}`, false, '!=')})`;
+  return originTest(p, p.host, false, '==');
+}
+
+/** `context.origin` against `scheme://[*]host:port`, with `*` where the pattern leaves scheme or port open. */
+function originTest(p: HostPattern, host: string, wildHost: boolean, op: '==' | '!='): string {
   const parts: string[] = [];
-  for (const raw of patterns) {
-    const p = raw.toLowerCase();
-    if (p === '*') return 'context has host';
-    if (p.startsWith('*.')) parts.push(`(context.host like ${likePattern(['', p.slice(1)])} && context.host != ${lit(p.slice(1))})`);
-    else parts.push(`context.host == ${lit(p)}`);
+  let cur = p.scheme ? `${p.scheme}://` : '';
+  if (!p.scheme) {
+    parts.push('');
+    cur = '://';
   }
-  return `context has host && (${parts.join(' || ')})`;
+  if (wildHost) {
+    parts.push(cur);
+    cur = '';
+  }
+  cur += `${host}:`;
+  if (p.port !== undefined) cur += String(p.port);
+  else {
+    parts.push(cur);
+    cur = '';
+  }
+  parts.push(cur);
+  if (parts.length === 1) return `context.origin ${op} ${lit(parts[0]!)}`;
+  const test = `context.origin like ${likePattern(parts)}`;
+  return op === '==' ? test : `!(${test})`;
+}
+
+/** Cedar condition for a list of host patterns: true when any names the request's origin; an empty list is false. */
+function originCondition(patterns: HostPattern[]): string {
+  if (patterns.some((p) => p.kind === 'any')) return 'context has origin';
+  return patterns.length ? `context has origin && (${patterns.map(patternCondition).join(' || ')})` : 'false';
+}
+
+/** Cedar condition for a tool rule's `hosts` (any scheme and port unless an entry names one; `*` every host). */
+export function hostCondition(entries: readonly string[]): string {
+  return originCondition(parseHostPatterns(entries, TOOL_RULE_HOSTS));
+}
+
+/** Cedar condition for `secrets.<name>.allowedHosts` (https on 443 unless an entry says otherwise); empty is nowhere. */
+export function secretHostCondition(entries: readonly string[]): string {
+  return originCondition(parseHostPatterns(entries, SECRET_HOSTS));
 }
 
 function ruleConditions(rule: ToolRule): string[] {
@@ -81,9 +127,8 @@ export function compileConfig(config: Pick<ClawguardConfig, 'agents' | 'secrets'
     }
   }
   for (const s of Object.values(config.secrets)) {
-    // The Cedar context has the host only; scheme and port of a binding are the broker's check (secrets/hosts.ts).
-    const hosts = parseHostPatterns(s.allowedHosts, SECRET_BINDING).map(policyHostOf);
-    const conds = s.allowedHosts.length ? [hostCondition(hosts.length ? hosts : ['(no parsable host)'])] : [];
+    // The same test as the broker's (secrets/hosts.ts), on the origin: an empty list grants nowhere.
+    const conds = [secretHostCondition(s.allowedHosts)];
     const resource = `resource == ${entity('Secret', s.name)}`;
     for (const a of s.agents) {
       for (const [kind, type] of [['profile', 'Profile'], ['agent', 'Agent']] as const) {
@@ -92,7 +137,7 @@ export function compileConfig(config: Pick<ClawguardConfig, 'agents' | 'secrets'
         out.push({
           id,
           text: policy(id, 'permit', principal, actionScope('secret.use'), resource, conds),
-          reason: `secrets.${s.name}.agents includes ${JSON.stringify(a)}${s.allowedHosts.length ? ' and the host is in allowedHosts' : ''}`,
+          reason: `secrets.${s.name}.agents includes ${JSON.stringify(a)} and the destination is in allowedHosts`,
           origin: `secrets.${s.name}.agents`,
         });
       }

@@ -3,7 +3,7 @@
  * entities, and the context (arguments, time, isolation, anomaly score), each computed only
  * when a policy that can apply reads it.
  */
-import { canonicalHost } from '../sandbox/host-pattern.js';
+import { canonicalHost, targetOf } from '../sandbox/index.js';
 import canonicalize from 'canonicalize';
 import type { ActionRequest, DecisionContext } from '../pipeline/index.js';
 import { actionAncestors } from './actions.js';
@@ -135,6 +135,22 @@ export class RequestFacts {
     return hostOfUrl(str(this.args.url)) ?? (h !== undefined ? canonicalHost(h) : undefined);
   }
 
+  /**
+   * `scheme://host:port` of args.url, built from the URL parser's view (targetOf), so a host pattern
+   * with a scheme or port compiles to a string test that means what host-pattern.ts means.
+   */
+  get origin(): string | undefined {
+    const u = str(this.args.url);
+    if (!u) return undefined;
+    let t;
+    try {
+      t = targetOf(new URL(u));
+    } catch {
+      return undefined;
+    }
+    return t && t.host ? `${t.scheme}://${t.host}:${t.port}` : undefined;
+  }
+
   /** argv[0], resolved as exec.run's prepare resolves it (a bare name on the fixed sandbox PATH). */
   get command(): string | undefined {
     const argv = this.args.argv;
@@ -195,6 +211,8 @@ export class RequestFacts {
         return this.path;
       case 'host':
         return this.host;
+      case 'origin':
+        return this.origin;
       case 'command':
         return this.command;
       case 'secret':

@@ -51,6 +51,8 @@ export const CONTEXT_ATTRIBUTES: Record<string, Attr> = {
   /** Derived from the arguments: the normalized path, the host (of args.url or args.host), argv[0], the secret name. */
   path: str(false),
   host: str(false),
+  /** The http(s) origin of args.url, canonical and always with its port: `https://api.example.com:443`. */
+  origin: str(false),
   command: str(false),
   secret: str(false),
   /** Config path globs (from tools.allow/deny `paths`) that the path matches. */

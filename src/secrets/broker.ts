@@ -216,7 +216,7 @@ export class SecretsBroker {
       const hint = destination.protocol !== 'https:' || destination.port ? ' (an entry without a scheme is https, without a port 443: bind an origin such as http://host:port)' : '';
       return this.refuse(principal, secretName, host, 'host_blocked', `secret "${secretName}" may only be sent to its allowedHosts (${allowed}), not to ${destination.origin}${hint}`);
     }
-    return this.use(principal, e, host, destination.origin);
+    return this.use(principal, e, host, destination.origin, destination);
   }
 
   /**
@@ -234,14 +234,14 @@ export class SecretsBroker {
     return e.cfg.agents.includes(p.agentId) || (p.profile !== undefined && e.cfg.agents.includes(p.profile));
   }
 
-  private async use(principal: Principal, e: Entry, host: string, target: string): Promise<string> {
+  private async use(principal: Principal, e: Entry, host: string, target: string, destination?: URL): Promise<string> {
     const name = e.cfg.name;
     if (!this.granted(e, principal)) {
       return this.refuse(principal, name, host, 'denied', `${principal.profile ? `agent profile "${principal.profile}"` : `agent "${principal.agentId}"`} is not granted secret "${name}" (secrets.${name}.agents)`);
     }
     let decision;
     try {
-      decision = await this.o.authorize(principal, name, host);
+      decision = await this.o.authorize(principal, name, host, destination);
     } catch (err) {
       decision = { effect: 'deny' as const, reasons: [`decision failed: ${errorShape(err).message}`] };
     }

@@ -41,8 +41,12 @@ export interface AuthorizeResult {
   reasons: string[];
 }
 
-/** The policy decision for one use of a secret; the gateway wires it to the PDP (action secret.use). */
-export type Authorize = (principal: Principal, secretName: string, host: string) => Promise<AuthorizeResult>;
+/**
+ * The policy decision for one use of a secret; the gateway wires it to the PDP (action secret.use).
+ * `destination` is where the value goes (absent for the exec resolver, which has none to bind):
+ * the decision checks it against allowedHosts too, so no tier grants what the broker would refuse.
+ */
+export type Authorize = (principal: Principal, secretName: string, host: string, destination?: URL) => Promise<AuthorizeResult>;
 
 export type SecretHealth = 'ok' | 'unavailable' | 'unknown';
 

@@ -148,8 +148,9 @@ export class Gateway {
         redactor,
         registry: this.metrics.registry,
         log: this.log.child({ component: 'secrets' }),
-        authorize: async (principal, secret, host) => {
-          const req = { principal, tool: 'secret.use', args: { secret, host } };
+        authorize: async (principal, secret, host, destination) => {
+          // args.url gives the config tier the destination's origin (scheme and port), not only its host.
+          const req = { principal, tool: 'secret.use', args: { secret, host, ...(destination ? { url: destination.origin } : {}) } };
           const d = await pdp.decide(req, await context.build(req));
           return { effect: d.effect, reasons: d.reasons };
         },

@@ -66,7 +66,7 @@ test('paths are normalized before matching, and relative paths resolve against t
   assert.equal(d('../other/x').effect, 'deny');
 });
 
-test('secret.use: granted only to the agents a secret names, on its allowedHosts', () => {
+test('secret.use: granted only to the agents a secret names, towards its allowedHosts (empty: nowhere)', () => {
   const { pdp } = pdpFor({
     agents: { research: { tools: { allow: ['*'] } }, other: {} },
     secrets: {
@@ -74,7 +74,8 @@ test('secret.use: granted only to the agents a secret names, on its allowedHosts
       anywhere: { provider: 'external', source: 'env', env: 'X', agents: ['research'] },
     },
   });
-  const use = (p: ReturnType<typeof run>, secret: string, host?: string) => pdp.decide(req(p, 'secret.use', { secret, ...(host ? { host } : {}) }), ctx());
+  // As the gateway asks: the host, and the destination's origin as args.url.
+  const use = (p: ReturnType<typeof run>, secret: string, host?: string) => pdp.decide(req(p, 'secret.use', { secret, ...(host ? { host, url: `https://${host}` } : {}) }), ctx());
   assert.equal(use(run('research'), 'openai', 'api.openai.com').effect, 'allow');
   assert.deepEqual(use(run('research'), 'openai', 'api.openai.com').policies, ['config:secret:openai:profile:research']);
   assert.equal(use(run('research'), 'openai', 'eu.openai.azure.com').effect, 'allow');
@@ -83,7 +84,8 @@ test('secret.use: granted only to the agents a secret names, on its allowedHosts
   assert.equal(use(run('other'), 'openai', 'api.openai.com').effect, 'deny', 'profile not named');
   assert.equal(use(agent('alice'), 'openai', 'api.openai.com').effect, 'allow', 'a registered agent named by id');
   assert.equal(use(agent('mallory', { profile: 'other' }), 'openai', 'api.openai.com').effect, 'deny');
-  assert.equal(use(run('research'), 'anywhere', 'whatever.example').effect, 'allow', 'no allowedHosts: any host');
+  assert.equal(use(run('research'), 'anywhere', 'whatever.example').effect, 'deny', 'no allowedHosts: nowhere');
+  assert.equal(pdp.decide(req(run('research'), 'secret.use', { secret: 'openai', host: 'api.openai.com' }), ctx()).effect, 'deny', 'a host without its origin cannot show scheme and port');
   assert.equal(use(run('research'), 'nosuch', 'api.openai.com').effect, 'deny');
 });
 

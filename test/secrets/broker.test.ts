@@ -169,13 +169,14 @@ test('model API keys: apiKeySecret resolves through the broker, bound to the pro
   }
 });
 
-test('resolveFor (exec-protocol resolution): grant decides; no host binding', async () => {
+test('resolveFor (exec-protocol resolution): grant decides; no host to bind, but an empty allowedHosts is nowhere', async () => {
   const r = rig(config, { env });
   try {
     const p: Principal = { kind: 'agent', agentId: 'researcher', trustLevel: 'limited', capabilities: [], door: 'plugin' };
-    assert.equal(await r.broker.resolveFor(p, 'nohosts'), OPENAI);
+    assert.equal(await r.broker.resolveFor(p, 'openai'), OPENAI);
     await assert.rejects(r.broker.resolveFor({ ...p, agentId: 'other' }, 'openai'), (e: any) => e.code === 'denied');
-    assert.deepEqual(r.audit.ofType('secret.use').map((e) => [e.decision, (e.payload as any).door, (e.payload as any).host]), [['allow', 'plugin', null], ['deny', 'plugin', null]]);
+    await assert.rejects(r.broker.resolveFor(p, 'nohosts'), (e: any) => e.code === 'denied' && /allowedHosts is empty/.test(e.message));
+    assert.deepEqual(r.audit.ofType('secret.use').map((e) => [e.decision, (e.payload as any).door, (e.payload as any).host]), [['allow', 'plugin', null], ['deny', 'plugin', null], ['deny', 'plugin', null]]);
   } finally {
     r.close();
   }

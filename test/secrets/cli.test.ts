@@ -37,7 +37,7 @@ function project() {
       secrets: {
         db: { source: 'local', agents: ['openclaw-main'], allowedHosts: ['db.internal'] },
         hook: { source: 'local', rotation: 'weekly', generator: { prefix: 'whsec_' }, agents: ['ops'] },
-        envkey: { source: 'env', env: 'CG_CLI_ENVKEY', agents: ['openclaw-main'] },
+        envkey: { source: 'env', env: 'CG_CLI_ENVKEY', agents: ['openclaw-main'], allowedHosts: ['api.example.com'] },
         denied: { source: 'env', env: 'CG_CLI_ENVKEY', agents: ['someone-else'] },
       },
     }),
