@@ -39,7 +39,9 @@ const SECRET_HOSTS: HostPatternOptions = { defaults: 'origin' };
  * One host pattern as a Cedar test on `context.origin` (`scheme://host:port`, built by the request
  * from the URL parser's view of args.url, so always canonical and with its port). A test on the
  * origin rather than `context.host` is what lets a port or scheme in the entry mean what it says
- * (`api.github.com:443` used to compile to a test that could never hold). In a canonical origin
+ * (a host-only test let `api.github.com:443` through on any port, which the broker refuses). Why
+ * not a precomputed `context.hostBound`: this keeps the Cedar tier an independent check, and
+ * `policy explain` can show the test. In a canonical origin
  * "://" occurs once and the host has no ":" (IPv6 is bracketed and cannot be under a wildcard),
  * so a `*` standing for a scheme or a port cannot reach into the host.
  */
