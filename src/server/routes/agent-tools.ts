@@ -86,8 +86,7 @@ export function registerAgentToolRoutes(d: AgentDoorDeps): (app: FastifyInstance
         try {
           const r = await d.pipeline.callTool({ principal: out.principal, tool, args, signal: controller.signal });
           if (r.ok) return reply.code(200).send(r);
-          const status = statusFor(r.error.code);
-          return reply.code(status === 500 ? 422 : status).send(r);
+          return reply.code(statusFor(r.error.code)).send(r);
         } finally {
           reply.raw.off('close', onClose);
         }
