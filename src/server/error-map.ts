@@ -20,7 +20,29 @@ const FASTIFY: Record<string, { code: ErrorCode; message?: string }> = {
   FST_ERR_VALIDATION: { code: 'bad_request' },
 };
 
-export function toErrorBody(e: unknown): { status: number; body: { error: { code: string; message: string } }; retryAfter?: number } {
+const INTERNAL = { code: 'internal', message: 'internal error (see the gateway log)' } as const;
+
+/**
+ * The status and public error of a {code, message} that crossed no type check (a tool result):
+ * a code outside the table is answered as 500 `internal`, without its code or message.
+ */
+export function publicError(code: unknown, message: unknown): { status: number; error: { code: string; message: string } } {
+  if (!isErrorCode(code) || typeof message !== 'string') return { status: 500, error: { ...INTERNAL } };
+  return { status: httpStatusOf(code), error: { code, message } };
+}
+
+type ErrorBody = { status: number; body: { error: { code: string; message: string } }; retryAfter?: number };
+
+/** Never throws, whatever was thrown (a Proxy, a getter that throws): then it is a plain 500. */
+export function toErrorBody(e: unknown): ErrorBody {
+  try {
+    return errorBodyOf(e);
+  } catch {
+    return { status: 500, body: { error: { ...INTERNAL } } };
+  }
+}
+
+function errorBodyOf(e: unknown): ErrorBody {
   // A store fault surfaces as the SQLite error itself or as the cause of an internal one.
   const fault = !(e instanceof ClawguardError) || e.code === 'internal' ? storeFault(e) : undefined;
   if (fault) e = storeUnavailable(fault);
@@ -34,5 +56,5 @@ export function toErrorBody(e: unknown): { status: number; body: { error: { code
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     return { status: fe.statusCode, body: { error: { code: 'bad_request', message: fe.message ?? 'bad request' } } };
   }
-  return { status: 500, body: { error: { code: 'internal', message: 'internal error (see the gateway log)' } } };
+  return { status: 500, body: { error: { ...INTERNAL } } };
 }
