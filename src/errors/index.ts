@@ -30,9 +30,16 @@ export function isClawguardError(e: unknown): e is ClawguardError {
   return e instanceof ClawguardError;
 }
 
-/** A plain {code, message} for any thrown value; never leaks a stack. */
+/**
+ * A plain {code, message} for any thrown value; never leaks a stack, and never throws (a Proxy
+ * whose traps throw, a getter, a value String() refuses: then the code alone, with a fixed message).
+ */
 export function errorShape(e: unknown, fallbackCode: ErrorCode = 'internal'): { code: ErrorCode; message: string } {
-  if (e instanceof ClawguardError) return { code: e.code, message: e.message };
-  if (e instanceof Error) return { code: fallbackCode, message: e.message };
-  return { code: fallbackCode, message: String(e) };
+  try {
+    if (e instanceof ClawguardError) return { code: e.code, message: String(e.message) };
+    if (e instanceof Error) return { code: fallbackCode, message: String(e.message) };
+    return { code: fallbackCode, message: String(e) };
+  } catch {
+    return { code: fallbackCode, message: 'an error that could not be read' };
+  }
 }
