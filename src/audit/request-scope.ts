@@ -7,7 +7,7 @@
  * writes the first of a burst at once and counts the rest into one event per window.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { AuditEventInput, AuditSink } from '../pipeline/index.js';
+import type { AuditEventInput, AuditSink, Door } from '../pipeline/index.js';
 
 const als = new AsyncLocalStorage<{ events: number; authenticated: boolean }>();
 
@@ -30,7 +30,7 @@ export function isAuthenticated(): boolean {
 
 /** Where rejections of unauthenticated requests go, so that a flood of them stays bounded. */
 export interface RejectionFloodGuard {
-  record(event: AuditEventInput, from: { remoteAddress?: string; door: string; code: string }, logFields?: Record<string, unknown>): Promise<void>;
+  record(event: AuditEventInput, from: { remoteAddress?: string; door: Door; code: string }, logFields?: Record<string, unknown>): Promise<void>;
 }
 
 export interface RejectedRequest {

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { embeddedDefaults, findConfigFile, loadConfigFile, type ClawguardConfig } from '../config/index.js';
-import { ClawguardError } from '../errors/index.js';
+import { ClawguardError, isErrorCode } from '../errors/index.js';
 import { operatorTokenPath, resolveStateDir } from '../store/index.js';
 import { fileURLToPath } from 'node:url';
 
@@ -118,7 +118,10 @@ export async function api(g: GlobalOpts, method: 'GET' | 'POST' | 'DELETE', path
 export function ok(r: { status: number; json: unknown }): unknown {
   if (r.status >= 200 && r.status < 300) return r.json;
   const e = (r.json as { error?: { code?: string; message?: string } })?.error;
-  throw new ClawguardError(e?.code ?? 'unavailable', e?.message ?? `gateway answered ${r.status}`);
+  // The code is the gateway's; one this CLI does not know (another version) is kept in the message.
+  const known = isErrorCode(e?.code) ? e.code : undefined;
+  const message = e?.message ?? `gateway answered ${r.status}`;
+  throw new ClawguardError(known ?? 'unavailable', known || e?.code === undefined ? message : `${e.code}: ${message}`);
 }
 
 export function print(json: boolean, value: unknown, text: () => string): void {

@@ -1,42 +1,11 @@
 /**
- * Typed errors with stable codes. The HTTP layer maps `code` to a status in one place
- * (src/server/error-map.ts); everything below the server only throws ClawguardError.
+ * Typed errors with stable codes. Every code and its HTTP status is in one table (codes.ts);
+ * src/server/error-map.ts turns errors into responses with it; everything below the server only
+ * throws ClawguardError.
  */
-export type ErrorCode =
-  | 'bad_request'
-  | 'invalid_json'
-  | 'body_too_large'
-  | 'config_invalid'
-  | 'not_found'
-  | 'profile_not_found'
-  | 'run_not_found'
-  | 'unauthenticated'
-  | 'forbidden'
-  | 'denied'
-  | 'queue_full'
-  | 'rate_limited'
-  | 'conflict'
-  | 'unavailable'
-  | 'audit_unavailable'
-  | 'audit_broken'
-  | 'store_unavailable'
-  | 'sandbox_unavailable'
-  | 'path_blocked'
-  | 'host_blocked'
-  | 'tool_not_found'
-  | 'tool_failed'
-  | 'model_error'
-  | 'timeout'
-  // Agent code handed the gateway data it refuses at the isolate boundary (size, shape, type).
-  | 'bad_agent_data'
-  // The agent exceeded its memory limit (the run is killed, the gateway is not).
-  | 'memory_limit'
-  // A call made with a capability of a run that has ended.
-  | 'revoked'
-  | 'internal'
-  // Process isolation's framed channel: the agent's side broke the protocol or its budget.
-  | 'protocol_violation'
-  | (string & {});
+import type { ErrorCode } from './codes.js';
+
+export { ERROR_CODES, type ErrorCode, httpStatusOf, isErrorCode } from './codes.js';
 
 export class ClawguardError extends Error {
   readonly code: ErrorCode;
@@ -52,7 +21,7 @@ export class ClawguardError extends Error {
     if (opts.retryAfter !== undefined) this.retryAfter = opts.retryAfter;
   }
 
-  toJSON(): { code: string; message: string } {
+  toJSON(): { code: ErrorCode; message: string } {
     return { code: this.code, message: this.message };
   }
 }
@@ -61,9 +30,16 @@ export function isClawguardError(e: unknown): e is ClawguardError {
   return e instanceof ClawguardError;
 }
 
-/** A plain {code, message} for any thrown value; never leaks a stack. */
-export function errorShape(e: unknown, fallbackCode: ErrorCode = 'internal'): { code: string; message: string } {
-  if (e instanceof ClawguardError) return { code: e.code, message: e.message };
-  if (e instanceof Error) return { code: fallbackCode, message: e.message };
-  return { code: fallbackCode, message: String(e) };
+/**
+ * A plain {code, message} for any thrown value; never leaks a stack, and never throws (a Proxy
+ * whose traps throw, a getter, a value String() refuses: then the code alone, with a fixed message).
+ */
+export function errorShape(e: unknown, fallbackCode: ErrorCode = 'internal'): { code: ErrorCode; message: string } {
+  try {
+    if (e instanceof ClawguardError) return { code: e.code, message: String(e.message) };
+    if (e instanceof Error) return { code: fallbackCode, message: String(e.message) };
+    return { code: fallbackCode, message: String(e) };
+  } catch {
+    return { code: fallbackCode, message: 'an error that could not be read' };
+  }
 }

@@ -5,7 +5,7 @@
  */
 import type { ZeroTrustConfig } from '../config/index.js';
 import { ClawguardError, errorShape } from '../errors/index.js';
-import type { Principal } from '../pipeline/index.js';
+import type { Door, Principal } from '../pipeline/index.js';
 import { reject } from './codes.js';
 import { fieldValue } from './httpsig/message.js';
 import { GATEWAY_COVERAGE, verifyRequest } from './httpsig/verify.js';
@@ -41,7 +41,7 @@ export interface Rejection {
   method: string;
   path: string;
   remoteAddress?: string;
-  door: 'agent' | 'operator';
+  door: Door;
 }
 
 export interface AuthenticatorDeps {
@@ -85,7 +85,7 @@ export class AgentAuthenticator {
       return out;
     } catch (e) {
       const s = errorShape(e, 'unauthenticated');
-      await this.d.onReject({ code: s.code, message: s.message, ...(claimed ? { agentId: claimed } : {}), method: req.method, path: req.target.split('?')[0]!, ...(req.remoteAddress ? { remoteAddress: req.remoteAddress } : {}), door: 'agent' });
+      await this.d.onReject({ code: s.code, message: s.message, ...(claimed ? { agentId: claimed } : {}), method: req.method, path: req.target.split('?')[0]!, ...(req.remoteAddress ? { remoteAddress: req.remoteAddress } : {}), door: 'http' });
       throw e instanceof ClawguardError ? e : new ClawguardError('unauthenticated', s.message);
     }
   }

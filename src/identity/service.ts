@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { ProfileConfig, ZeroTrustConfig } from '../config/index.js';
 import { ClawguardError } from '../errors/index.js';
-import type { AuditEventInput, AuditSink, Principal } from '../pipeline/index.js';
+import type { AuditEventInput, AuditSink, Door, Principal } from '../pipeline/index.js';
 import { operatorTokenPath, type SqliteDb } from '../store/index.js';
 import { AgentAuthenticator, ANONYMOUS_ID, assertUsable, type Rejection } from './authenticator.js';
 import { ed25519Status } from './ed25519.js';
@@ -32,7 +32,7 @@ export interface IdentityServiceOptions {
    * Where rejections of requests that presented no accepted credential go instead (the gateway's
    * flood guard: the first of a burst at once, the rest counted into one event per window).
    */
-  floodGuard?: { record(event: AuditEventInput, from: { remoteAddress?: string; door: string; code: string }, logFields?: Record<string, unknown>): Promise<void> };
+  floodGuard?: { record(event: AuditEventInput, from: { remoteAddress?: string; door: Door; code: string }, logFields?: Record<string, unknown>): Promise<void> };
   /** Whether the request being handled has already presented an accepted credential. */
   authenticated?: () => boolean;
   now?: () => number;

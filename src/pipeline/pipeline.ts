@@ -92,7 +92,8 @@ export class Pipeline {
       const value = await this.d.tools.execute(tool, call, ctxOf);
       result = { ok: true, result: this.d.output.filter(value) };
     } catch (e) {
-      const s = e instanceof ClawguardError ? e.toJSON() : errorShape(e, 'tool_failed');
+      // errorShape, not instanceof: it never throws, whatever the tool threw (a Proxy's traps).
+      const s = errorShape(e, 'tool_failed');
       result = { ok: false, error: { code: s.code, message: String(this.d.output.filter(s.message)) } };
     }
     observe(result.ok ? 'ok' : result.error.code);

@@ -5,8 +5,14 @@
  */
 import type { IsolationLevel, TrustLevel } from '../config/index.js';
 
-/** How the action came in. They differ only in how identity is established. */
-export type Door = 'run' | 'http' | 'mcp' | 'plugin';
+/**
+ * How an action or request came in; they differ only in how identity is established. The same
+ * strings are the Cedar context attribute `door`, audit payloads and the rejection flood keys.
+ * run: an agent run's isolate; http: an outside agent on the agent API; mcp / plugin: those doors;
+ * cli: the CLI acting without a gateway; operator: the operator API (refusals only, not a Principal's).
+ */
+export const DOORS = ['run', 'http', 'mcp', 'plugin', 'cli', 'operator'] as const;
+export type Door = (typeof DOORS)[number];
 
 /** Who is acting, as established by the door's authentication. */
 export interface Principal {

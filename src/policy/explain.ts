@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import type { ProfileConfig, TrustLevel } from '../config/index.js';
 import { ClawguardError } from '../errors/index.js';
-import type { ActionRequest, DecisionContext, Principal } from '../pipeline/index.js';
+import { type ActionRequest, type DecisionContext, DOORS, type Principal } from '../pipeline/index.js';
 import type { CedarDecisionPoint, Explanation } from './pdp.js';
 
 const principalShape = z
@@ -16,7 +16,7 @@ const principalShape = z
     roles: z.array(z.string()).optional(),
     profile: z.string().optional(),
     isolation: z.enum(['thread', 'process']).optional(),
-    door: z.enum(['run', 'http', 'mcp', 'plugin']).optional(),
+    door: z.enum(DOORS).optional(),
   })
   .strict();
 

@@ -28,7 +28,7 @@ export const CONTEXT_ATTRIBUTES: Record<string, Attr> = {
   anomalyScore: ext('decimal'),
   /** Isolation of the acting run: "thread", "process" or "none" (outside agents). */
   isolation: str(),
-  /** How the request came in: "run", "http", "mcp" or "plugin". */
+  /** How the request came in: one of DOORS (src/pipeline/types.ts), e.g. "run" or "http". */
   door: str(),
   /** The tool's arguments (well-known ones, typed), and all of them as canonical JSON for `like`. */
   args: {

@@ -13,7 +13,7 @@
 import { closeSync, constants as C, fstatSync, lstatSync, mkdirSync, openSync, readlinkSync, type Stats } from 'node:fs';
 import { lstat, mkdir, open, readdir, readlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { ClawguardError } from '../errors/index.js';
+import { ClawguardError, type ErrorCode } from '../errors/index.js';
 import { lexicalCanonical, showPath } from './path-canonical.js';
 import { ProtectedIdentities } from './path-identity.js';
 import { PathPolicy, type PathDenial, type PathVerdict } from './path-policy.js';
@@ -87,7 +87,7 @@ function typeOf(st: { isFile(): boolean; isDirectory(): boolean; isSymbolicLink(
   return st.isFile() ? 'file' : st.isDirectory() ? 'directory' : st.isSymbolicLink() ? 'symlink' : 'other';
 }
 
-const PROBLEMS: Record<WalkProblem, [string, string]> = {
+const PROBLEMS: Record<WalkProblem, [ErrorCode, string]> = {
   loop: ['path_blocked', 'has too many levels of symlinks'],
   'not-directory': ['bad_request', 'has a non-directory where a directory is needed'],
   'symlink-write': ['path_blocked', 'is blocked: it passes through a symlink and writes never follow symlinks'],

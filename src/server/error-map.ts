@@ -1,62 +1,17 @@
-/** The one place where error codes become HTTP statuses. */
-import { ClawguardError } from '../errors/index.js';
+/** Errors become HTTP responses here, with the statuses of the one code table (src/errors/codes.ts). */
+import { ClawguardError, type ErrorCode, httpStatusOf, isErrorCode } from '../errors/index.js';
 import { storeFault, storeUnavailable } from '../store/index.js';
 
-const STATUS: Record<string, number> = {
-  bad_request: 400,
-  invalid_json: 400,
-  config_invalid: 400,
-  unauthenticated: 401,
-  // identity: each refusal of an agent credential has its own code
-  missing_signature: 401,
-  malformed_signature: 401,
-  unsupported_algorithm: 401,
-  unknown_key: 401,
-  identity_revoked: 401,
-  identity_expired: 401,
-  bad_signature: 401,
-  missing_component: 401,
-  digest_mismatch: 401,
-  clock_skew: 401,
-  signature_expired: 401,
-  replayed_nonce: 401,
-  token_invalid: 401,
-  token_expired: 401,
-  token_revoked: 401,
-  token_rotated: 401,
-  signature_required: 401,
-  wrong_credential: 401,
-  insufficient_scope: 403,
-  session_tokens_disabled: 403,
-  forbidden: 403,
-  denied: 403,
-  path_blocked: 403,
-  host_blocked: 403,
-  not_found: 404,
-  profile_not_found: 404,
-  run_not_found: 404,
-  tool_not_found: 404,
-  conflict: 409,
-  body_too_large: 413,
-  unsupported_media_type: 415,
-  queue_full: 429,
-  rate_limited: 429,
-  audit_unavailable: 503,
-  audit_broken: 503,
-  store_unavailable: 503,
-  policy_invalid: 422,
-  sandbox_unavailable: 503,
-  secret_unavailable: 503,
-  unavailable: 503,
-  model_error: 502,
-};
-
+/**
+ * The status of a code from outside the type system (a tool result, a library): the table's, or
+ * 500 for anything that is not a code of it.
+ */
 export function statusFor(code: string): number {
-  return STATUS[code] ?? 500;
+  return isErrorCode(code) ? httpStatusOf(code) : 500;
 }
 
 /** Fastify's own error codes for malformed requests, mapped to ours. */
-const FASTIFY: Record<string, { code: string; message?: string }> = {
+const FASTIFY: Record<string, { code: ErrorCode; message?: string }> = {
   FST_ERR_CTP_INVALID_JSON_BODY: { code: 'invalid_json' },
   FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'invalid_json', message: 'the request body is empty but content-type is application/json' },
   FST_ERR_CTP_BODY_TOO_LARGE: { code: 'body_too_large', message: 'the request body is larger than the limit' },
@@ -65,18 +20,41 @@ const FASTIFY: Record<string, { code: string; message?: string }> = {
   FST_ERR_VALIDATION: { code: 'bad_request' },
 };
 
-export function toErrorBody(e: unknown): { status: number; body: { error: { code: string; message: string } }; retryAfter?: number } {
+const INTERNAL = { code: 'internal', message: 'internal error (see the gateway log)' } as const;
+
+/**
+ * The status and public error of a {code, message} that crossed no type check (a tool result):
+ * a code outside the table is answered as 500 `internal`, without its code or message.
+ */
+export function publicError(code: unknown, message: unknown): { status: number; error: { code: string; message: string } } {
+  if (!isErrorCode(code) || typeof message !== 'string') return { status: 500, error: { ...INTERNAL } };
+  return { status: httpStatusOf(code), error: { code, message } };
+}
+
+type ErrorBody = { status: number; body: { error: { code: string; message: string } }; retryAfter?: number };
+
+/** Never throws, whatever was thrown (a Proxy, a getter that throws): then it is a plain 500. */
+export function toErrorBody(e: unknown): ErrorBody {
+  try {
+    return errorBodyOf(e);
+  } catch {
+    return { status: 500, body: { error: { ...INTERNAL } } };
+  }
+}
+
+function errorBodyOf(e: unknown): ErrorBody {
   // A store fault surfaces as the SQLite error itself or as the cause of an internal one.
   const fault = !(e instanceof ClawguardError) || e.code === 'internal' ? storeFault(e) : undefined;
   if (fault) e = storeUnavailable(fault);
-  if (e instanceof ClawguardError) {
-    return { status: statusFor(e.code), body: { error: e.toJSON() }, ...(e.retryAfter !== undefined ? { retryAfter: e.retryAfter } : {}) };
+  // A code outside the table can only arrive by a cast: answered as an internal fault, no detail.
+  if (e instanceof ClawguardError && isErrorCode(e.code)) {
+    return { status: httpStatusOf(e.code), body: { error: e.toJSON() }, ...(e.retryAfter !== undefined ? { retryAfter: e.retryAfter } : {}) };
   }
   const fe = e as { code?: string; message?: string; statusCode?: number };
-  const mapped = fe.code ? FASTIFY[fe.code] : undefined;
-  if (mapped) return { status: statusFor(mapped.code), body: { error: { code: mapped.code, message: mapped.message ?? fe.message ?? mapped.code } } };
+  const mapped = typeof fe.code === 'string' && Object.hasOwn(FASTIFY, fe.code) ? FASTIFY[fe.code] : undefined;
+  if (mapped) return { status: httpStatusOf(mapped.code), body: { error: { code: mapped.code, message: mapped.message ?? fe.message ?? mapped.code } } };
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
     return { status: fe.statusCode, body: { error: { code: 'bad_request', message: fe.message ?? 'bad request' } } };
   }
-  return { status: 500, body: { error: { code: 'internal', message: 'internal error (see the gateway log)' } } };
+  return { status: 500, body: { error: { ...INTERNAL } } };
 }

@@ -32,7 +32,7 @@ export class OperatorAuth {
 
   /** Throws unauthenticated (401) or insufficient_scope (403). Without a scope, admin is required (fail closed). */
   require(req: FastifyRequest, scope: Scope = 'admin'): OperatorIdentity {
-    const fail = (code: string, message: string): never => {
+    const fail = (code: 'unauthenticated' | 'insufficient_scope', message: string): never => {
       const recorded = this.onReject({ code, message, method: req.method, path: req.url.split('?')[0]!, ...(req.socket.remoteAddress ? { remoteAddress: req.socket.remoteAddress } : {}), door: 'operator' });
       if (recorded instanceof Promise) this.pending.set(req, recorded.catch(() => undefined));
       throw new ClawguardError(code, message);

@@ -1,6 +1,6 @@
 /**
  * Rejections of unauthenticated requests, recorded so that a flood cannot fill the disk. Per
- * source (an IPv4 address, or an IPv6 /64: one host usually holds a whole /64), door and code,
+ * source (an IPv4 address, or an IPv6 /64: one host usually holds a whole /64), event type, door and code,
  * the first rejection in a window is written at once (durable before the refusal is answered,
  * as a single rejected request always was); the rest of the window are counted, and written as
  * one event with that count when the window closes. Nothing the client controls (path, claimed
@@ -12,11 +12,11 @@ import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
 import { markAudited } from '../audit/index.js';
 import { errorShape } from '../errors/index.js';
-import type { AuditEventInput, AuditSink } from '../pipeline/index.js';
+import type { AuditEventInput, AuditSink, Door } from '../pipeline/index.js';
 
 export interface RejectionSource {
   remoteAddress?: string;
-  door: string;
+  door: Door;
   code: string;
 }
 
@@ -33,7 +33,7 @@ interface Entry {
   /** The first event of the window: the aggregate repeats its shape. */
   first: AuditEventInput;
   source: string;
-  door: string;
+  door: Door;
   code: string;
   count: number;
   from: number;
@@ -82,11 +82,12 @@ export class RejectionAggregator {
     // The request's rejection is accounted for, now or in the window's event: no second record of it.
     markAudited();
     const source = sourceOf(from.remoteAddress);
-    let key = `${from.door}\u0000${from.code}\u0000${source}`;
+    // The event type is part of the key: an agent refusal and a generic HTTP refusal share the door.
+    let key = `${event.type}\u0000${from.door}\u0000${from.code}\u0000${source}`;
     let e = this.entries.get(key);
     const t = this.now();
     if (!e && this.entries.size >= (this.o.maxKeys ?? 1000)) {
-      key = `${from.door}\u0000${from.code}\u0000*`;
+      key = `${event.type}\u0000${from.door}\u0000${from.code}\u0000*`;
       e = this.entries.get(key);
     }
     if (!e) {

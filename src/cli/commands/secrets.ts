@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { SecretConfig } from '../../config/index.js';
 import { ClawguardError, errorShape } from '../../errors/index.js';
-import type { AuditEventInput, AuditSink, Principal } from '../../pipeline/index.js';
+import type { AuditEventInput, AuditSink, Door, Principal } from '../../pipeline/index.js';
 import type { RotationResult, SecretsBroker, SecretsStatus, SecretStatus } from '../../secrets/index.js';
 import { defaultDbFile, ensureStateDir, openStore } from '../../store/index.js';
 import { api, existingStateDir, explicitUrl, type GlobalOpts, loadConfig, ok, print, stateDirOf } from '../context.js';
@@ -23,7 +23,7 @@ class FileAuditSink implements AuditSink {
   constructor(private readonly file: string) {}
   async record(event: AuditEventInput): Promise<void> {
     const fresh = !existsSync(this.file);
-    appendFileSync(this.file, `${JSON.stringify({ time: new Date().toISOString(), door: 'cli', ...event })}\n`, { mode: 0o600 });
+    appendFileSync(this.file, `${JSON.stringify({ time: new Date().toISOString(), door: 'cli' satisfies Door, ...event })}\n`, { mode: 0o600 });
     if (fresh) chmodSync(this.file, 0o600);
   }
 }

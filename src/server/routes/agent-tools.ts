@@ -8,7 +8,7 @@ import { markAuthenticated } from '../../audit/index.js';
 import { ClawguardError } from '../../errors/index.js';
 import { type AgentHttpRequest, type AuthOutcome, fromRawHeaders, type IdentityService, ROTATED_TOKEN_HEADER } from '../../identity/index.js';
 import type { Pipeline } from '../../pipeline/index.js';
-import { statusFor } from '../error-map.js';
+import { publicError } from '../error-map.js';
 import { parseJsonBody } from '../json-body.js';
 
 export interface AgentDoorDeps {
@@ -86,8 +86,8 @@ export function registerAgentToolRoutes(d: AgentDoorDeps): (app: FastifyInstance
         try {
           const r = await d.pipeline.callTool({ principal: out.principal, tool, args, signal: controller.signal });
           if (r.ok) return reply.code(200).send(r);
-          const status = statusFor(r.error.code);
-          return reply.code(status === 500 ? 422 : status).send(r);
+          const { status, error } = publicError(r.error.code, r.error.message);
+          return reply.code(status).send({ ...r, error });
         } finally {
           reply.raw.off('close', onClose);
         }

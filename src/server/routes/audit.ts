@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { type AuditLog, buildInclusionProof, readEvents, stateDirPublicKey, verifyWithWitnesses } from '../../audit/index.js';
-import { ClawguardError } from '../../errors/index.js';
+import { ClawguardError, httpStatusOf } from '../../errors/index.js';
 import { buildExplainRequest, type CedarDecisionPoint, explainInput, type ReloadResult } from '../../policy/index.js';
 import type { ProfileConfig } from '../../config/index.js';
 import type { OperatorAuth } from '../operator-auth.js';
@@ -66,7 +66,7 @@ export function registerAuditRoutes(app: FastifyInstance, d: AuditRouteDeps): vo
   app.post('/v1/policy/reload', async (req, reply) => {
     const op = d.auth.require(req, 'write');
     const r = await d.reloadPolicies(op.name);
-    return reply.code(r.ok ? 200 : 422).send(r.ok ? r : { error: { code: 'policy_invalid', message: `the policies were not reloaded (the previous set stays in force): ${r.errors.join('; ')}` }, ...r });
+    return reply.code(r.ok ? 200 : httpStatusOf('policy_invalid')).send(r.ok ? r : { error: { code: 'policy_invalid', message: `the policies were not reloaded (the previous set stays in force): ${r.errors.join('; ')}` }, ...r });
   });
 
   app.post('/v1/policy/explain', async (req) => {

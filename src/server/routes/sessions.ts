@@ -18,7 +18,7 @@ export function registerSessionRoutes(d: SessionRouteDeps): (app: FastifyInstanc
   const refuseIfDisabled = async (req: FastifyRequest, agentId?: string) => {
     if (!identity.zeroTrust.signAllRequests) return;
     const message = 'session tokens are disabled (security.zeroTrust.policies.agentCommunication.signAllRequests is true): sign every request instead';
-    await identity.recordRejection({ code: 'session_tokens_disabled', message, ...(agentId ? { agentId } : {}), method: req.method, path: req.url.split('?')[0]!, ...(req.socket.remoteAddress ? { remoteAddress: req.socket.remoteAddress } : {}), door: 'agent' });
+    await identity.recordRejection({ code: 'session_tokens_disabled', message, ...(agentId ? { agentId } : {}), method: req.method, path: req.url.split('?')[0]!, ...(req.socket.remoteAddress ? { remoteAddress: req.socket.remoteAddress } : {}), door: 'http' });
     throw new ClawguardError('session_tokens_disabled', message);
   };
   const sessionOf = (out: AuthOutcome) => {
