@@ -43,7 +43,8 @@ export default async (input) => {
     // A frame too big for the request body: JSON of op.json with the string "@BIG@" grown to op.big chars.
     if (op.json) { const body = Buffer.from(JSON.stringify(op.json).replace('@BIG@', 'x'.repeat(op.big))); const h = Buffer.alloc(4); h.writeUInt32BE(body.length); writeAll(Buffer.concat([h, body])); }
     if (op.sleep) await sleep(op.sleep);
-    if (op.later) setTimeout(() => { try { writeAll(Buffer.from(op.later, 'base64')); } catch {} }, 100);
+    // Well after 'done' has gone out, even on a loaded machine: written before it, it would be a violation of the run itself.
+    if (op.later) setTimeout(() => { try { writeAll(Buffer.from(op.later, 'base64')); } catch {} }, 600);
     if (op.close) fs.closeSync(3);
     if (op.exit !== undefined) process.exit(op.exit);
   }
@@ -253,7 +254,7 @@ describe('process isolation: hostile data on the channel never reaches past the 
     const r = await sess([{ later: Buffer.from('garbage after done').toString('base64') }]);
     assert.equal(r.state, 'succeeded', JSON.stringify(r));
     assert.deepEqual(r.output, { fine: 1 });
-    await new Promise((res) => setTimeout(res, 300));
+    await new Promise((res) => setTimeout(res, 1000));
     const next = await sess([]);
     assert.equal(next.state, 'succeeded', `the session got a fresh child: ${JSON.stringify(next)}`);
     const late = await attack([{ later: Buffer.from('garbage after done').toString('base64') }], { fine: 2 });
