@@ -140,7 +140,8 @@ export function readLog(boxed: unknown): LogCrossing {
   return { level: lv, msg: m, fields: readLogFields(fields) };
 }
 
-function readLogFields(fields: unknown): unknown {
+/** Log fields as JSON text from the agent: parsed within the caps, or a marker saying what was cut. Never throws. */
+export function readLogFields(fields: unknown): unknown {
   if (fields === undefined || fields === null || fields === 'null') return null;
   if (typeof fields !== 'string') return { cut: true, reason: 'fields did not arrive as text' };
   if (fields.length > CROSSING_LIMITS.logFieldsBytes || utf8Bytes(fields) > CROSSING_LIMITS.logFieldsBytes) {

@@ -9,6 +9,8 @@ import type { ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CROSSING_LIMITS, parseAgentJson, readLogFields } from './crossing.js';
+import { errorShape } from '../errors/index.js';
 import { ChildMessageError, FrameBudget, parseChildMessage, type ChildMsg } from './child-messages.js';
 import { FrameDecoder, FrameError, MAX_CHILD_FRAME_BYTES, MAX_PARENT_FRAME_BYTES, encodeFrame } from './frames.js';
 import { type AgentInstance, type DestroyReason, type InstanceFactory, InstanceFailure, type InstanceJob, type InstanceResult, type ResourceUsage } from './instance.js';
@@ -21,7 +23,6 @@ export type SandboxedProcess = ChildProcess & { readonly memoryCgroup?: { readon
 /** Starts `node <script>` sandboxed with a socket on fd 3 and a memory budget; provided by the sandbox module. */
 export type SandboxedNodeSpawner = (opts: { script: string; nodeArgs: string[]; roPaths: string[]; memoryMb: number }) => SandboxedProcess;
 
-const MAX_CALL_ARGS_BYTES = 4 * 1024 * 1024;
 /** Tool calls one run may have in flight; more are answered as a call error. */
 const MAX_CALLS_IN_FLIGHT = 256;
 /** Results the child has not read yet; beyond this it is not draining its channel and the run ends. */
@@ -175,15 +176,8 @@ class ProcessInstance implements AgentInstance {
     }
     if (m.type === 'log') {
       if (!run) return;
-      let fields: unknown = null;
-      if (m.fields.length <= 64 * 1024) {
-        try {
-          fields = JSON.parse(m.fields);
-        } catch {
-          /* fields are optional detail */
-        }
-      } else fields = { truncated: true };
-      run.job.host.log(m.level, m.msg, fields);
+      // The same rule as the isolate's log crossing: fields within the cap and depth, or a marker.
+      run.job.host.log(m.level, m.msg, readLogFields(m.fields));
       return;
     }
     // 'done'
@@ -210,13 +204,13 @@ class ProcessInstance implements AgentInstance {
     const answer = (r: { text: string } | { error: string }) => {
       if (this.current === run) this.write({ type: 'result', id: m.id, ...r });
     };
-    if (m.args.length > MAX_CALL_ARGS_BYTES || Buffer.byteLength(m.args) > MAX_CALL_ARGS_BYTES) return answer({ error: 'call arguments too large' });
     if (run.inFlight >= MAX_CALLS_IN_FLIGHT) return answer({ error: `too many calls in flight (at most ${MAX_CALLS_IN_FLIGHT})` });
     let args: unknown;
     try {
-      args = JSON.parse(m.args);
-    } catch {
-      return answer({ error: 'call arguments are not JSON' });
+      // The isolate's rule for call arguments: the byte cap, the depth limit, no __proto__ keys.
+      args = parseAgentJson(m.args, 'call arguments', CROSSING_LIMITS.callArgsBytes);
+    } catch (e) {
+      return answer({ error: errorShape(e).message });
     }
     run.inFlight++;
     Promise.resolve()

@@ -80,6 +80,12 @@ describe('process isolation: hostile data on the channel never reaches past the 
               if (t === 'symbol') return { s: Symbol('x') };
               if (t === 'cyclic') { await ctx.tools.call('system.time', cyc).catch(() => 0); return cyc; }
               if (t === 'deep') { let d = []; for (let i = 0; i < 1e5; i++) d = [d]; await ctx.tools.call('system.time', { d }).catch(() => 0); return d; }
+              if (t === 'args-rule') {
+                let d = {}; for (let i = 0; i < 200; i++) d = { d };
+                // Refused calls reject in process isolation (the channel's error answer), as oversized ones always did.
+                const refused = (p) => p.then((x) => x, (e) => ({ ok: false, error: { message: String(e.message) } }));
+                return { deep: await refused(ctx.tools.call('system.time', d)), proto: await refused(ctx.tools.call('system.time', JSON.parse('{"__proto__": {"polluted": 1}}'))) };
+              }
               if (t === 'calls') { await Promise.all(Array.from({ length: 3000 }, () => ctx.tools.call('system.time', {}).catch(() => 0))); }
               if (t === 'log') { for (let i = 0; i < 200; i++) ctx.log('x', { big: 'y'.repeat(1 << 20) }); }
               const r = await ctx.tools.call('system.time', {}).catch((e) => ({ threw: String(e.message) }));
@@ -282,6 +288,16 @@ describe('process isolation: hostile data on the channel never reaches past the 
       const clear = r.state === 'succeeded' || (r.state === 'failed' && ['agent_error', 'output_invalid', 'bad_agent_data', 'protocol_violation', 'crashed', 'output_too_large'].includes(r.error?.code));
       assert.ok(clear, `${trick}: ${JSON.stringify(r).slice(0, 300)}`);
     }
+  });
+
+  test('call arguments from a process agent meet the same rule as from an isolate: depth limit, no __proto__ key', async () => {
+    const r = (await g.call('POST', '/v1/runs?wait=1', { profile: 'tricks', input: { trick: 'args-rule' } })).json;
+    await healthy();
+    assert.equal(r.state, 'succeeded', JSON.stringify(r).slice(0, 300));
+    assert.equal(r.output.deep.ok, false);
+    assert.match(r.output.deep.error.message, /nested deeper than 100 levels/);
+    assert.equal(r.output.proto.ok, false);
+    assert.match(r.output.proto.error.message, /__proto__/);
   });
 
   test('randomised channel attacks (seed 12): every run ends clearly and the gateway stays up', async () => {
